@@ -1,0 +1,941 @@
+"""The `tc` dialect: tensorc's high-level tensor operations.
+
+Every op works on builtin `tensor<...>` values with static or dynamic (`?`) dims and
+element types f16/f32/f64, i8/i16/i32/i64 (signed) and i1 (bool). Elementwise ops
+require identical operand types; broadcasting is the explicit `tc.broadcast`.
+Runtime shape values ("dims") are 0-d `tensor<i64>` values, e.g. from `tc.dim`.
+
+The op families share base classes (elementwise unary/binary/compare, reductions);
+`OPS_BY_NAME` maps the short op name ("add") to its class for the frontend tracer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
+    BytesAttr,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    I64,
+    FileLineColLoc,
+    Float16Type,
+    Float32Type,
+    Float64Type,
+    IntegerAttr,
+    IntegerType,
+    TensorType,
+    UnitAttr,
+    f16,
+    f32,
+    f64,
+    i1,
+    i8,
+    i16,
+    i32,
+    i64,
+)
+from xdsl.ir import Attribute, Dialect, Operation, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    VarOperandDef,
+    VarResultDef,
+    SameVariadicOperandSize,
+    VarConstraint,
+    base,
+    irdl_op_definition,
+    operand_def,
+    opt_prop_def,
+    prop_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+    var_result_def,
+)
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+from xdsl.traits import Pure
+from xdsl.utils.exceptions import VerifyException
+
+# ---------------------------------------------------------------------------------
+# dtypes: the one table that maps numpy dtype names to xDSL element types
+# ---------------------------------------------------------------------------------
+
+ELEMENT_TYPES: dict[str, Attribute] = {
+    "float16": f16,
+    "float32": f32,
+    "float64": f64,
+    "int8": i8,
+    "int16": i16,
+    "int32": i32,
+    "int64": i64,
+    "bool": i1,
+}
+DTYPE_OF_ELEMENT: dict[Attribute, str] = {v: k for k, v in ELEMENT_TYPES.items()}
+
+DYNAMIC = DYNAMIC_INDEX
+"""Marker of a dynamic dim in `TensorType` shapes (printed `?`)."""
+
+
+def tensor_type(dtype: str, shape: Sequence[int | None]) -> TensorType:
+    """`tensor_type("float64", (None, 3))` -> `tensor<?x3xf64>`."""
+    dims = [DYNAMIC if d is None else d for d in shape]
+    return TensorType(ELEMENT_TYPES[dtype], dims)
+
+
+def dtype_of(t: Attribute) -> str:
+    """numpy dtype name of a tensor type or element type."""
+    elt = t.get_element_type() if isinstance(t, TensorType) else t
+    return DTYPE_OF_ELEMENT[elt]
+
+
+def shape_of(t: TensorType) -> tuple[int | None, ...]:
+    """Static shape of a tensor type, `None` for dynamic dims."""
+    return tuple(None if d == DYNAMIC else d for d in t.get_shape())
+
+
+def is_float(t: Attribute) -> bool:
+    elt = t.get_element_type() if isinstance(t, TensorType) else t
+    return isinstance(elt, Float16Type | Float32Type | Float64Type)
+
+
+def is_bool(t: Attribute) -> bool:
+    elt = t.get_element_type() if isinstance(t, TensorType) else t
+    return elt == i1
+
+
+def is_int(t: Attribute) -> bool:
+    elt = t.get_element_type() if isinstance(t, TensorType) else t
+    return isinstance(elt, IntegerType) and elt != i1
+
+
+def location_text(op: Operation) -> str:
+    """`file:line` of the user code that created `op`, or '' if unknown."""
+    loc = op.location
+    if isinstance(loc, FileLineColLoc):
+        return f"{loc.filename.data}:{loc.line.data}"
+    return ""
+
+
+def dense_from_array(value: np.ndarray, t: TensorType) -> DenseIntOrFPElementsAttr:
+    """Dense attribute holding `value` (already of t's dtype); 1 value is a splat."""
+    data = np.ascontiguousarray(value, dtype=np.dtype(dtype_of(t)))
+    return DenseIntOrFPElementsAttr(t, BytesAttr(data.tobytes()))
+
+
+def array_from_dense(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
+    """numpy value of a dense attribute, broadcast to its type's shape if a splat."""
+    dtype = np.dtype(dtype_of(attr.type))
+    flat = np.frombuffer(attr.data.data, dtype=dtype)
+    shape = attr.type.get_shape()
+    if flat.size == 1 and int(np.prod(shape)) != 1:
+        return np.full(shape, flat[0], dtype=dtype)
+    return flat.reshape(shape).copy()
+
+
+def _fail(op: Operation, message: str) -> None:
+    where = location_text(op)
+    suffix = f" (created at {where})" if where else ""
+    raise VerifyException(f"'{op.name}': {message}{suffix}")
+
+
+def _check_kind(op: Operation, value: SSAValue, what: str, kinds: str) -> None:
+    """kinds is a subset of 'f' (float), 'i' (int), 'b' (bool)."""
+    t = value.type
+    kind = "f" if is_float(t) else "b" if is_bool(t) else "i"
+    if kind not in kinds:
+        names = {"f": "float", "i": "integer", "b": "bool"}
+        wanted = " or ".join(names[k] for k in kinds)
+        _fail(op, f"{what} must have {wanted} elements, got {t}")
+
+
+def _check_dims_operand(op: Operation, value: SSAValue, what: str) -> None:
+    t = value.type
+    if not (isinstance(t, TensorType) and t.get_shape() == () and is_int(t)):
+        _fail(op, f"{what} must be a 0-d integer tensor, got {t}")
+
+
+def _rank(value: SSAValue) -> int:
+    t = value.type
+    assert isinstance(t, TensorType)
+    return t.get_num_dims()
+
+
+def _dims_compatible(a: int, b: int) -> bool:
+    return a == DYNAMIC or b == DYNAMIC or a == b
+
+
+def _i64_array(values: Sequence[int]) -> DenseArrayBase:
+    return DenseArrayBase.from_list(i64, list(values))
+
+
+def _bool_tensor(t: TensorType) -> TensorType:
+    return TensorType(i1, t.get_shape())
+
+
+# ---------------------------------------------------------------------------------
+# Base: uniform construction from python attributes (used by the frontend tracer)
+# ---------------------------------------------------------------------------------
+
+
+class TcOp(IRDLOperation):
+    """Base of all tc ops: `make` builds an op from operands, result types and
+    plain python attribute values (ints, int tuples, bools, numpy arrays)."""
+
+    @classmethod
+    def make(
+        cls,
+        operands: Sequence[SSAValue],
+        result_types: Sequence[Attribute],
+        attrs: Mapping[str, object],
+    ) -> TcOp:
+        props = {
+            key: _to_attribute(value, result_types)
+            for key, value in attrs.items()
+            if value is not False and value is not None
+        }
+        groups: list[SSAValue | list[SSAValue]] = []
+        remaining = list(operands)
+        for size in cls._operand_group_sizes(len(remaining)):
+            if size is None:
+                groups.append(remaining.pop(0))
+            else:
+                groups.append(remaining[:size])
+                remaining = remaining[size:]
+        return cls.build(
+            operands=groups,
+            result_types=_result_groups(cls, result_types),
+            properties=props,
+        )
+
+    @classmethod
+    def _operand_group_sizes(cls, n: int) -> list[int | None]:
+        """Per operand group: None for a single operand, else the variadic size."""
+        defs = [d for _, d in cls.get_irdl_definition().operands]
+        n_single = sum(not isinstance(d, VarOperandDef) for d in defs)
+        n_var = len(defs) - n_single
+        sizes: list[int | None] = []
+        for d in defs:
+            if isinstance(d, VarOperandDef):
+                sizes.append((n - n_single) // max(n_var, 1))
+            else:
+                sizes.append(None)
+        return sizes
+
+    def python_attrs(self) -> dict[str, object]:
+        """Inverse of `make`'s attribute conversion (for printing and the tracer)."""
+        return {k: _from_attribute(v) for k, v in self.properties.items()}
+
+
+def _result_groups(cls: type[TcOp], result_types: Sequence[Attribute]) -> list:
+    defs = [d for _, d in cls.get_irdl_definition().results]
+    if len(defs) == 1 and isinstance(defs[0], VarResultDef):
+        return [list(result_types)]
+    return list(result_types)
+
+
+def _to_attribute(value: object, result_types: Sequence[Attribute]) -> Attribute:
+    if value is True:
+        return UnitAttr()
+    if isinstance(value, Attribute):
+        return value
+    if isinstance(value, np.ndarray):
+        t = result_types[0]
+        assert isinstance(t, TensorType)
+        return dense_from_array(value, t)
+    if isinstance(value, int | np.integer):
+        return IntegerAttr(int(value), i64)
+    if isinstance(value, tuple | list):
+        return _i64_array([int(v) for v in value])
+    raise TypeError(f"cannot convert attribute value {value!r}")
+
+
+def _from_attribute(attr: Attribute) -> object:
+    if isinstance(attr, UnitAttr):
+        return True
+    if isinstance(attr, IntegerAttr):
+        return attr.value.data
+    if isinstance(attr, DenseArrayBase):
+        return tuple(attr.get_values())
+    if isinstance(attr, DenseIntOrFPElementsAttr):
+        return array_from_dense(attr)
+    return attr
+
+
+# ---------------------------------------------------------------------------------
+# Elementwise families
+# ---------------------------------------------------------------------------------
+
+
+class ElementwiseUnaryOp(TcOp):
+    """Base of elementwise unary ops: result type == operand type."""
+
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    result = result_def(T)
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($result)"
+    KINDS: ClassVar[str] = "fi"
+
+    def __init__(self, input: SSAValue | Operation):
+        super().__init__(operands=[input], result_types=[SSAValue.get(input).type])
+
+    def verify_(self) -> None:
+        _check_kind(self, self.input, "operand", self.KINDS)
+
+
+class FloatUnaryOp(ElementwiseUnaryOp):
+    KINDS: ClassVar[str] = "f"
+
+
+class ElementwiseBinaryOp(TcOp):
+    """Base of elementwise binary ops: both operands and the result share one type."""
+
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    lhs = operand_def(T)
+    rhs = operand_def(T)
+    result = result_def(T)
+    traits = traits_def(Pure())
+    assembly_format = "$lhs `,` $rhs attr-dict `:` type($result)"
+    KINDS: ClassVar[str] = "fi"
+
+    def __init__(self, lhs: SSAValue | Operation, rhs: SSAValue | Operation):
+        super().__init__(operands=[lhs, rhs], result_types=[SSAValue.get(lhs).type])
+
+    def verify_(self) -> None:
+        _check_kind(self, self.lhs, "lhs", self.KINDS)
+
+
+class CompareOp(TcOp):
+    """Base of elementwise comparisons: two operands of one type -> i1 tensor."""
+
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    lhs = operand_def(T)
+    rhs = operand_def(T)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$lhs `,` $rhs attr-dict `:` type($lhs) `->` type($result)"
+
+    def __init__(self, lhs: SSAValue | Operation, rhs: SSAValue | Operation):
+        t = SSAValue.get(lhs).type
+        assert isinstance(t, TensorType)
+        super().__init__(operands=[lhs, rhs], result_types=[_bool_tensor(t)])
+
+    def verify_(self) -> None:
+        lhs_t = self.lhs.type
+        assert isinstance(lhs_t, TensorType)
+        if self.result.type != _bool_tensor(lhs_t):
+            _fail(self, f"result must be {_bool_tensor(lhs_t)}, got {self.result.type}")
+
+
+def _unary(name: str, base_cls: type, doc: str, kinds: str | None = None) -> type:
+    attrs: dict[str, object] = {"name": f"tc.{name}", "__doc__": doc}
+    if kinds is not None:
+        attrs["KINDS"] = kinds
+        attrs["__annotations__"] = {"KINDS": ClassVar[str]}
+    return irdl_op_definition(type(f"{name.title().replace('_', '')}Op", (base_cls,), attrs))
+
+
+def _doc(summary: str, example: str) -> str:
+    return f"{summary}\n\nExample:\n\n    {example}\n"
+
+
+NegOp = _unary("neg", ElementwiseUnaryOp, _doc("-x", "%y = tc.neg %x : tensor<?xf64>"))
+AbsOp = _unary("abs", ElementwiseUnaryOp, _doc("|x|", "%y = tc.abs %x : tensor<?xi32>"))
+SignOp = _unary("sign", ElementwiseUnaryOp, _doc("sign(x) in {-1, 0, 1} (nan stays nan)",
+                                                 "%y = tc.sign %x : tensor<?xf64>"))
+NotOp = _unary("not", ElementwiseUnaryOp, _doc("logical not on i1, bitwise not on ints",
+                                               "%y = tc.not %m : tensor<?xi1>"), kinds="ib")
+_FLOAT_UNARY = {
+    "exp": "e**x",
+    "log": "natural logarithm",
+    "log1p": "log(1 + x), accurate near 0",
+    "expm1": "e**x - 1, accurate near 0",
+    "sqrt": "square root",
+    "sin": "sine",
+    "cos": "cosine",
+    "tan": "tangent",
+    "tanh": "hyperbolic tangent",
+    "sigmoid": "1 / (1 + e**-x)",
+    "softplus": "log(1 + e**x), stable for large |x|",
+    "erf": "error function",
+    "floor": "round toward -inf",
+    "ceil": "round toward +inf",
+    "round": "round half to even (as numpy.round)",
+}
+FLOAT_UNARY_OPS: dict[str, type] = {
+    name: _unary(name, FloatUnaryOp, _doc(summary, f"%y = tc.{name} %x : tensor<?xf32>"))
+    for name, summary in _FLOAT_UNARY.items()
+}
+ExpOp = FLOAT_UNARY_OPS["exp"]
+LogOp = FLOAT_UNARY_OPS["log"]
+TanhOp = FLOAT_UNARY_OPS["tanh"]
+SigmoidOp = FLOAT_UNARY_OPS["sigmoid"]
+
+_BINARY = {
+    "add": ("x + y", "fi"),
+    "sub": ("x - y", "fi"),
+    "mul": ("x * y", "fi"),
+    "div": ("true division x / y", "f"),
+    "floordiv": ("floor division (numpy //), x // 0 == 0 for integers", "fi"),
+    "mod": ("remainder with the sign of y (numpy %), x % 0 == 0 for integers", "fi"),
+    "pow": ("x ** y", "fi"),
+    "maximum": ("elementwise max, nan propagates", "fi"),
+    "minimum": ("elementwise min, nan propagates", "fi"),
+    "and": ("logical and on i1, bitwise on ints", "ib"),
+    "or": ("logical or on i1, bitwise on ints", "ib"),
+    "xor": ("logical xor on i1, bitwise on ints", "ib"),
+}
+BINARY_OPS: dict[str, type] = {
+    name: irdl_op_definition(
+        type(
+            f"{name.title()}Op",
+            (ElementwiseBinaryOp,),
+            {
+                "name": f"tc.{name}",
+                "KINDS": kinds,
+                "__annotations__": {"KINDS": ClassVar[str]},
+                "__doc__": _doc(summary, f"%z = tc.{name} %x, %y : tensor<?x4xf64>"),
+            },
+        )
+    )
+    for name, (summary, kinds) in _BINARY.items()
+}
+AddOp = BINARY_OPS["add"]
+SubOp = BINARY_OPS["sub"]
+MulOp = BINARY_OPS["mul"]
+DivOp = BINARY_OPS["div"]
+PowOp = BINARY_OPS["pow"]
+
+_COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+COMPARE_OPS: dict[str, type] = {
+    name: irdl_op_definition(
+        type(
+            f"{name.title()}Op",
+            (CompareOp,),
+            {
+                "name": f"tc.{name}",
+                "__doc__": _doc(
+                    f"x {sym} y, elementwise, as i1",
+                    f"%m = tc.{name} %x, %y : tensor<?xf64> -> tensor<?xi1>",
+                ),
+            },
+        )
+    )
+    for name, sym in _COMPARE.items()
+}
+
+
+@irdl_op_definition
+class SelectOp(TcOp):
+    """cond ? a : b, elementwise (Theano's switch).
+
+    Example:
+
+        %z = tc.select %m, %x, %y : tensor<?xi1>, tensor<?xf64>
+    """
+
+    name = "tc.select"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    condition = operand_def(TensorType)
+    true_value = operand_def(T)
+    false_value = operand_def(T)
+    result = result_def(T)
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$condition `,` $true_value `,` $false_value attr-dict "
+        "`:` type($condition) `,` type($result)"
+    )
+
+    def __init__(self, condition: SSAValue, true_value: SSAValue, false_value: SSAValue):
+        super().__init__(
+            operands=[condition, true_value, false_value],
+            result_types=[SSAValue.get(true_value).type],
+        )
+
+    def verify_(self) -> None:
+        value_t = self.true_value.type
+        assert isinstance(value_t, TensorType)
+        if self.condition.type != _bool_tensor(value_t):
+            _fail(self, f"condition must be {_bool_tensor(value_t)}, "
+                        f"got {self.condition.type}")
+
+
+@irdl_op_definition
+class CastOp(TcOp):
+    """Convert the element type (numpy astype semantics; float->int truncates).
+
+    Example:
+
+        %y = tc.cast %x : tensor<?xf64> to tensor<?xi32>
+    """
+
+    name = "tc.cast"
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `to` type($result)"
+
+    def verify_(self) -> None:
+        in_t, out_t = self.input.type, self.result.type
+        assert isinstance(in_t, TensorType) and isinstance(out_t, TensorType)
+        if in_t.get_shape() != out_t.get_shape():
+            _fail(self, f"cast must keep the shape: {in_t} to {out_t}")
+
+
+@irdl_op_definition
+class ConstantOp(TcOp):
+    """A constant tensor; a dense attribute with one value is a splat.
+
+    Example:
+
+        %c = tc.constant dense<2.0> : tensor<f64>
+        %w = tc.constant dense<[1, 2, 3]> : tensor<3xi64>
+    """
+
+    name = "tc.constant"
+    value = prop_def(DenseIntOrFPElementsAttr)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+
+    def __init__(self, value: DenseIntOrFPElementsAttr):
+        super().__init__(properties={"value": value}, result_types=[value.type])
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_attribute(self.value)
+        printer.print_op_attributes(self.attributes)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ConstantOp:
+        value = parser.parse_attribute()
+        if not isinstance(value, DenseIntOrFPElementsAttr):
+            parser.raise_error(f"expected a dense elements attribute, got {value}")
+        op = cls(value)
+        op.attributes.update(parser.parse_optional_attr_dict())
+        return op
+
+    @classmethod
+    def make(cls, operands, result_types, attrs):  # type: ignore[override]
+        t = result_types[0]
+        assert isinstance(t, TensorType)
+        return cls(dense_from_array(np.asarray(attrs["value"]), t))
+
+    def verify_(self) -> None:
+        t = self.result.type
+        assert isinstance(t, TensorType)
+        if DYNAMIC in t.get_shape():
+            _fail(self, f"constant type must be static, got {t}")
+        n = len(self.value)
+        size = int(np.prod(t.get_shape()))
+        if n not in (1, size):
+            _fail(self, f"constant holds {n} values but {t} has {size}")
+
+
+@irdl_op_definition
+class BroadcastOp(TcOp):
+    """Broadcast to a larger shape (numpy rules: right-aligned; a dim of 1 stretches;
+    any other dim must equal the target dim, checked at run time if dynamic).
+    One `dims` operand (0-d i64) per dynamic dim of the result, in order.
+
+    Example:
+
+        %y = tc.broadcast %b (%n) : tensor<1x4xf64> -> tensor<?x4xf64>
+    """
+
+    name = "tc.broadcast"
+    input = operand_def(TensorType)
+    dims = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$input `(` $dims `)` attr-dict `:` type($input) `,` type($dims) `->` type($result)"
+
+    def verify_(self) -> None:
+        in_t, out_t = self.input.type, self.result.type
+        assert isinstance(in_t, TensorType) and isinstance(out_t, TensorType)
+        if in_t.get_element_type() != out_t.get_element_type():
+            _fail(self, f"element types differ: {in_t} vs {out_t}")
+        in_shape, out_shape = in_t.get_shape(), out_t.get_shape()
+        if len(in_shape) > len(out_shape):
+            _fail(self, f"cannot broadcast {in_t} to lower rank {out_t}")
+        for axis, d in enumerate(in_shape):
+            target = out_shape[len(out_shape) - len(in_shape) + axis]
+            if d != 1 and not _dims_compatible(d, target):
+                _fail(self, f"input dim {axis} ({d}) cannot broadcast to {target}")
+        n_dynamic = sum(d == DYNAMIC for d in out_shape)
+        if len(self.dims) != n_dynamic:
+            _fail(self, f"expected {n_dynamic} dims operands, got {len(self.dims)}")
+        for i, d in enumerate(self.dims):
+            _check_dims_operand(self, d, f"dims #{i}")
+
+
+class ReductionOp(TcOp):
+    """Base of reductions over a set of axes, optionally keeping reduced dims as 1."""
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    axes = prop_def(DenseArrayBase)
+    keepdims = opt_prop_def(UnitAttr)
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$input `axes` `=` qualified($axes) (`keepdims` $keepdims^)? attr-dict "
+        "`:` type($input) `->` type($result)"
+    )
+    RESULT_ELEMENT: ClassVar[Attribute | None] = None
+
+    def reduced_axes(self) -> tuple[int, ...]:
+        return tuple(self.axes.get_values())  # type: ignore[arg-type]
+
+    def verify_(self) -> None:
+        in_t, out_t = self.input.type, self.result.type
+        assert isinstance(in_t, TensorType) and isinstance(out_t, TensorType)
+        axes = self.reduced_axes()
+        rank = in_t.get_num_dims()
+        if sorted(set(axes)) != list(axes) or any(not 0 <= a < rank for a in axes):
+            _fail(self, f"axes {list(axes)} must be sorted, unique and in [0, {rank})")
+        shape = in_t.get_shape()
+        keep = self.keepdims is not None
+        expected = [1 if a in axes else d for a, d in enumerate(shape)] if keep else [
+            d for a, d in enumerate(shape) if a not in axes
+        ]
+        elt = self.RESULT_ELEMENT or in_t.get_element_type()
+        want = TensorType(elt, expected)
+        if out_t != want:
+            _fail(self, f"result type must be {want}, got {out_t}")
+
+
+def _reduction(name: str, summary: str, result_element: Attribute | None = None) -> type:
+    return irdl_op_definition(
+        type(
+            f"{name.title()}Op",
+            (ReductionOp,),
+            {
+                "name": f"tc.{name}",
+                "RESULT_ELEMENT": result_element,
+                "__annotations__": {"RESULT_ELEMENT": ClassVar[Attribute | None]},
+                "__doc__": _doc(
+                    summary,
+                    f"%s = tc.{name} %x axes = array<i64: 1> : tensor<?x?xf64> -> "
+                    + ("tensor<?xi64>" if result_element else "tensor<?xf64>"),
+                ),
+            },
+        )
+    )
+
+
+REDUCTION_OPS: dict[str, type] = {
+    "sum": _reduction("sum", "Sum over axes (empty -> 0)."),
+    "prod": _reduction("prod", "Product over axes (empty -> 1)."),
+    "max": _reduction("max", "Maximum over axes (nan propagates)."),
+    "min": _reduction("min", "Minimum over axes (nan propagates)."),
+    "argmax": _reduction(
+        "argmax", "Index of the first maximum within the reduced axes (flattened).", i64),
+    "argmin": _reduction(
+        "argmin", "Index of the first minimum within the reduced axes (flattened).", i64),
+}
+SumOp = REDUCTION_OPS["sum"]
+
+
+@irdl_op_definition
+class MatmulOp(TcOp):
+    """Matrix product with numpy.dot semantics for 1-D and 2-D operands:
+    (m,k)x(k,n)->(m,n), (m,k)x(k)->(m), (k)x(k,n)->(n), (k)x(k)->().
+
+    Example:
+
+        %c = tc.matmul %a, %b : tensor<?x?xf64>, tensor<?xf64> -> tensor<?xf64>
+    """
+
+    name = "tc.matmul"
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)"
+
+    def verify_(self) -> None:
+        a, b, c = self.lhs.type, self.rhs.type, self.result.type
+        assert isinstance(a, TensorType) and isinstance(b, TensorType)
+        assert isinstance(c, TensorType)
+        if not (a.get_element_type() == b.get_element_type() == c.get_element_type()):
+            _fail(self, f"element types must match: {a}, {b} -> {c}")
+        ra, rb = a.get_num_dims(), b.get_num_dims()
+        if ra not in (1, 2) or rb not in (1, 2):
+            _fail(self, f"operands must be 1-D or 2-D, got {a} and {b}")
+        k_a, k_b = a.get_shape()[-1], b.get_shape()[0]
+        if not _dims_compatible(k_a, k_b):
+            _fail(self, f"inner dims differ: lhs {a} rhs {b}")
+        expected = list(a.get_shape()[:-1]) + list(b.get_shape()[1:])
+        if len(c.get_shape()) != len(expected) or not all(
+            _dims_compatible(x, y) for x, y in zip(c.get_shape(), expected)
+        ):
+            _fail(self, f"result must have shape {expected}, got {c}")
+
+
+@irdl_op_definition
+class TransposeOp(TcOp):
+    """Permute dims: result dim i is input dim perm[i].
+
+    Example:
+
+        %t = tc.transpose %x perm = array<i64: 1, 0> : tensor<?x3xf64> -> tensor<3x?xf64>
+    """
+
+    name = "tc.transpose"
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    perm = prop_def(DenseArrayBase)
+    traits = traits_def(Pure())
+    assembly_format = "$input `perm` `=` qualified($perm) attr-dict `:` type($input) `->` type($result)"
+
+    def verify_(self) -> None:
+        in_t, out_t = self.input.type, self.result.type
+        assert isinstance(in_t, TensorType) and isinstance(out_t, TensorType)
+        perm = tuple(self.perm.get_values())
+        if sorted(perm) != list(range(in_t.get_num_dims())):
+            _fail(self, f"perm {list(perm)} is not a permutation of {in_t.get_num_dims()} dims")
+        want = TensorType(in_t.get_element_type(), [in_t.get_shape()[p] for p in perm])
+        if out_t != want:
+            _fail(self, f"result type must be {want}, got {out_t}")
+
+
+@irdl_op_definition
+class ReshapeOp(TcOp):
+    """Reshape (row-major) to the result type; one `dims` operand per dynamic result dim.
+    The element count must match (checked at run time when dynamic).
+
+    Example:
+
+        %y = tc.reshape %x (%n) : tensor<?x4xf64>, tensor<i64> -> tensor<?xf64>
+    """
+
+    name = "tc.reshape"
+    input = operand_def(TensorType)
+    dims = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$input `(` $dims `)` attr-dict `:` type($input) `,` type($dims) `->` type($result)"
+
+    def verify_(self) -> None:
+        in_t, out_t = self.input.type, self.result.type
+        assert isinstance(in_t, TensorType) and isinstance(out_t, TensorType)
+        if in_t.get_element_type() != out_t.get_element_type():
+            _fail(self, f"element types differ: {in_t} vs {out_t}")
+        n_dynamic = sum(d == DYNAMIC for d in out_t.get_shape())
+        if len(self.dims) != n_dynamic:
+            _fail(self, f"expected {n_dynamic} dims operands, got {len(self.dims)}")
+        for i, d in enumerate(self.dims):
+            _check_dims_operand(self, d, f"dims #{i}")
+        if in_t.has_static_shape() and out_t.has_static_shape():
+            if int(np.prod(in_t.get_shape())) != int(np.prod(out_t.get_shape())):
+                _fail(self, f"cannot reshape {in_t} to {out_t}")
+
+
+@irdl_op_definition
+class SliceOp(TcOp):
+    """Python/numpy basic slicing `x[start:stop:step, ...]` per dim, with Python's
+    clamping rules. `starts`/`stops` entries equal to DYNAMIC take the next operand of
+    `bounds` (0-d integer tensors; starts first, then stops). Steps are static, nonzero.
+
+    Example:
+
+        %y = tc.slice %x [%i] starts = array<i64: -9223372036854775808>
+               stops = array<i64: 9223372036854775807> steps = array<i64: 2>
+               : tensor<?xf64>, tensor<i64> -> tensor<?xf64>
+    """
+
+    name = "tc.slice"
+    input = operand_def(TensorType)
+    bounds = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    starts = prop_def(DenseArrayBase)
+    stops = prop_def(DenseArrayBase)
+    steps = prop_def(DenseArrayBase)
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$input `[` $bounds `]` `starts` `=` qualified($starts) `stops` `=` qualified($stops) `steps` `=` qualified($steps) "
+        "attr-dict `:` type($input) `,` type($bounds) `->` type($result)"
+    )
+
+    def verify_(self) -> None:
+        in_t, out_t = self.input.type, self.result.type
+        assert isinstance(in_t, TensorType) and isinstance(out_t, TensorType)
+        rank = in_t.get_num_dims()
+        starts, stops = self.starts.get_values(), self.stops.get_values()
+        steps = self.steps.get_values()
+        if not len(starts) == len(stops) == len(steps) == rank:
+            _fail(self, f"starts/stops/steps must each have {rank} entries")
+        if any(s == 0 for s in steps):
+            _fail(self, "slice step cannot be zero")
+        n_dynamic = sum(v == DYNAMIC for v in (*starts, *stops))
+        if len(self.bounds) != n_dynamic:
+            _fail(self, f"expected {n_dynamic} bounds operands, got {len(self.bounds)}")
+        for i, b in enumerate(self.bounds):
+            _check_dims_operand(self, b, f"bounds #{i}")
+        if out_t.get_element_type() != in_t.get_element_type() or out_t.get_num_dims() != rank:
+            _fail(self, f"result must be a rank-{rank} tensor of {in_t.get_element_type()}")
+
+
+@irdl_op_definition
+class GatherOp(TcOp):
+    """Integer-array indexing of the leading dims: `x[i0, i1, ...]` with index tensors
+    of one shape S; result shape is S + x.shape[len(indices):]. Negative indices wrap;
+    out-of-range indices are a run-time error.
+
+    Example:
+
+        %p = tc.gather %x [%rows, %labels] : tensor<?x?xf64>, tensor<?xi64>,
+               tensor<?xi64> -> tensor<?xf64>
+    """
+
+    name = "tc.gather"
+    input = operand_def(TensorType)
+    indices = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$input `[` $indices `]` attr-dict `:` type($input) `,` type($indices) `->` type($result)"
+
+    def verify_(self) -> None:
+        in_t, out_t = self.input.type, self.result.type
+        assert isinstance(in_t, TensorType) and isinstance(out_t, TensorType)
+        if not 1 <= len(self.indices) <= in_t.get_num_dims():
+            _fail(self, f"needs 1 to {in_t.get_num_dims()} index tensors, got {len(self.indices)}")
+        index_t = self.indices[0].type
+        for i, idx in enumerate(self.indices):
+            _check_kind(self, idx, f"index #{i}", "i")
+            if idx.type != index_t:
+                _fail(self, f"index tensors must share one type: {index_t} vs {idx.type}")
+        assert isinstance(index_t, TensorType)
+        want = list(index_t.get_shape()) + list(in_t.get_shape()[len(self.indices):])
+        if out_t.get_element_type() != in_t.get_element_type() or len(want) != out_t.get_num_dims():
+            _fail(self, f"result must have shape {want} of {in_t.get_element_type()}")
+
+
+@irdl_op_definition
+class ConcatenateOp(TcOp):
+    """Join tensors of one rank and dtype along `axis`.
+
+    Example:
+
+        %z = tc.concatenate %x, %y axis = 0 : tensor<?xf64>, tensor<3xf64> -> tensor<?xf64>
+    """
+
+    name = "tc.concatenate"
+    inputs = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    axis = prop_def(IntegerAttr[I64])
+    traits = traits_def(Pure())
+    assembly_format = "$inputs `axis` `(` $axis `)` attr-dict `:` type($inputs) `->` type($result)"
+
+    def verify_(self) -> None:
+        out_t = self.result.type
+        assert isinstance(out_t, TensorType)
+        axis = self.axis.value.data
+        if not self.inputs:
+            _fail(self, "needs at least one input")
+        for i, v in enumerate(self.inputs):
+            t = v.type
+            assert isinstance(t, TensorType)
+            if t.get_element_type() != out_t.get_element_type() or t.get_num_dims() != out_t.get_num_dims():
+                _fail(self, f"input #{i} {t} does not match result {out_t}")
+            for a, (d, o) in enumerate(zip(t.get_shape(), out_t.get_shape())):
+                if a != axis and not _dims_compatible(d, o):
+                    _fail(self, f"input #{i} dim {a} is {d}, result has {o}")
+        if not 0 <= axis < out_t.get_num_dims():
+            _fail(self, f"axis {axis} out of range for {out_t}")
+
+
+@irdl_op_definition
+class DimOp(TcOp):
+    """The size of one dim as a 0-d i64 tensor (`x.shape[axis]`).
+
+    Example:
+
+        %n = tc.dim %x [0] : tensor<?x3xf64>
+    """
+
+    name = "tc.dim"
+    input = operand_def(TensorType)
+    axis = prop_def(IntegerAttr[I64])
+    result = result_def(TensorType(i64, []))
+    traits = traits_def(Pure())
+    assembly_format = "$input `[` $axis `]` attr-dict `:` type($input)"
+
+    def verify_(self) -> None:
+        if not 0 <= self.axis.value.data < _rank(self.input):
+            _fail(self, f"axis {self.axis.value.data} out of range for {self.input.type}")
+
+
+@irdl_op_definition
+class ArangeOp(TcOp):
+    """numpy.arange(start, stop, step) from 0-d operands of the result's dtype.
+
+    Example:
+
+        %r = tc.arange %zero, %n, %one : tensor<i64> -> tensor<?xi64>
+    """
+
+    name = "tc.arange"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    start = operand_def(T)
+    stop = operand_def(T)
+    step = operand_def(T)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$start `,` $stop `,` $step attr-dict `:` type($start) `->` type($result)"
+
+    def verify_(self) -> None:
+        t, out_t = self.start.type, self.result.type
+        assert isinstance(t, TensorType) and isinstance(out_t, TensorType)
+        if t.get_shape() != () or out_t.get_num_dims() != 1:
+            _fail(self, f"expects 0-d operands and a 1-D result, got {t} -> {out_t}")
+        if out_t.get_element_type() != t.get_element_type():
+            _fail(self, f"result element type must be {t.get_element_type()}")
+
+
+@irdl_op_definition
+class GradOp(TcOp):
+    """Placeholder for d(cost)/d(wrt...), expanded by the tc-autodiff pass.
+    The cost is a 0-d float tensor; each result has the type of its `wrt` operand.
+
+    Example:
+
+        %gx = tc.grad %cost wrt %x : tensor<f64>, tensor<?xf64> -> tensor<?xf64>
+    """
+
+    name = "tc.grad"
+    cost = operand_def(TensorType)
+    wrt = var_operand_def(TensorType)
+    results_ = var_result_def(TensorType)
+    traits = traits_def()
+    irdl_options = (SameVariadicOperandSize(),)
+    assembly_format = "$cost `wrt` $wrt attr-dict `:` type($cost) `,` type($wrt) `->` type($results_)"
+
+    def verify_(self) -> None:
+        cost_t = self.cost.type
+        assert isinstance(cost_t, TensorType)
+        if cost_t.get_shape() != () or not is_float(cost_t):
+            _fail(self, f"cost must be a 0-d float tensor, got {cost_t}")
+        if [v.type for v in self.wrt] != [r.type for r in self.results_]:
+            _fail(self, "each result must have the type of its wrt operand")
+        for i, v in enumerate(self.wrt):
+            _check_kind(self, v, f"wrt #{i}", "f")
+
+
+ELEMENTWISE_OPS: tuple[type, ...] = (
+    NegOp, AbsOp, SignOp, NotOp, *FLOAT_UNARY_OPS.values(), *BINARY_OPS.values(),
+    *COMPARE_OPS.values(), SelectOp, CastOp,
+)
+"""Ops computed independently per element (fusion and loop lowering use this)."""
+
+ALL_OPS: tuple[type, ...] = (
+    *ELEMENTWISE_OPS, ConstantOp, BroadcastOp, *REDUCTION_OPS.values(), MatmulOp,
+    TransposeOp, ReshapeOp, SliceOp, GatherOp, ConcatenateOp, DimOp, ArangeOp, GradOp,
+)
+
+OPS_BY_NAME: dict[str, type] = {op.name.removeprefix("tc."): op for op in ALL_OPS}
+
+TC = Dialect("tc", list(ALL_OPS), [])

@@ -1,0 +1,23 @@
+"""Registry of tensorc's passes (plus the upstream xDSL passes pipelines use).
+
+`PASSES` maps a pass name to a factory returning the pass class, imported lazily so
+that `import tensorc` stays cheap. `tensorc-opt` and `tensorc.pipeline` both use it.
+"""
+
+from collections.abc import Callable
+from importlib import import_module
+
+from xdsl.passes import ModulePass
+
+
+def _lazy(module: str, cls: str) -> Callable[[], type[ModulePass]]:
+    return lambda: getattr(import_module(module), cls)
+
+
+PASSES: dict[str, Callable[[], type[ModulePass]]] = {
+    "tc-canonicalize": _lazy("tensorc.passes.canonicalize", "CanonicalizePass"),
+    "tc-bufferize": _lazy("tensorc.passes.bufferize", "BufferizePass"),
+    "cse": _lazy("xdsl.transforms.common_subexpression_elimination", "CommonSubexpressionElimination"),
+    "dce": _lazy("xdsl.transforms.dead_code_elimination", "DeadCodeElimination"),
+}
+"""Pass name -> pass class factory. New passes add one line here."""

@@ -1,0 +1,45 @@
+"""Pass pipelines as data: one spec string per stage and target.
+
+`tensorc.function` and `tensorc-opt -p <spec>` build pipelines from the same strings.
+"""
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass, PassPipeline
+
+from tensorc.passes import PASSES
+
+PIPELINES: dict[str, str] = {
+    # tensor-level optimization; the result is what f.maker.fgraph shows.
+    "tc": "tc-canonicalize,cse,dce",
+    # tensors -> memrefs and loops; the C emitter consumes the result.
+    "cpu": "tc-bufferize",
+}
+
+
+def build(spec: str) -> PassPipeline:
+    """Pipeline for a spec like 'tc-canonicalize,cse'."""
+    return PassPipeline.parse_spec(PASSES, spec)
+
+
+def passes(spec: str) -> tuple[ModulePass, ...]:
+    return build(spec).passes
+
+
+def run(stage: str, ctx: Context, module: ModuleOp) -> None:
+    """Run the named pipeline stage of PIPELINES on `module` in place."""
+    build(PIPELINES[stage]).apply(ctx, module)
+
+
+def make_context() -> Context:
+    """A context with the tc dialect and the upstream dialects tensorc lowers to."""
+    from xdsl.dialects import get_all_dialects
+
+    from tensorc.dialects.tc import TC
+
+    ctx = Context()
+    for name, factory in get_all_dialects().items():
+        if name != "tc":
+            ctx.register_dialect(name, factory)
+    ctx.load_dialect(TC)
+    return ctx
