@@ -12,6 +12,7 @@ The op families share base classes (elementwise unary/binary/compare, reductions
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from io import StringIO
 from typing import ClassVar
 
 import numpy as np
@@ -130,10 +131,30 @@ def array_from_dense(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
     """numpy value of a dense attribute, broadcast to its type's shape if a splat."""
     dtype = np.dtype(dtype_of(attr.type))
     flat = np.frombuffer(attr.data.data, dtype=dtype)
+    if dtype == np.bool_:
+        # xDSL's parser stores i1 `true` as byte 0xFF; numpy bools must be 0/1 bytes
+        # (else e.g. xor(true, true) would be true).
+        flat = np.frombuffer(attr.data.data, dtype=np.uint8) != 0
     shape = attr.type.get_shape()
     if flat.size == 1 and int(np.prod(shape)) != 1:
         return np.full(shape, flat[0], dtype=dtype)
     return flat.reshape(shape).copy()
+
+
+def _dense_text(attr: DenseIntOrFPElementsAttr) -> str:
+    """`attr` as xDSL prints it, unless that text would not parse back exactly.
+
+    xDSL prints nan/inf and some large integral floats inside dense literals as hex
+    integers, which its parser then reads as integer *values*; the hex-blob form
+    `dense<"0x...">` round-trips bit-exactly (and MLIR accepts it too).
+    """
+    text = StringIO()
+    Printer(stream=text).print_attribute(attr)
+    if is_float(attr.type) and "0x" in text.getvalue():
+        text = StringIO()
+        Printer(stream=text).print_attribute(attr.type)
+        return f'dense<"0x{attr.data.data.hex().upper()}"> : {text.getvalue()}'
+    return text.getvalue()
 
 
 def _fail(op: Operation, message: str) -> None:
@@ -506,7 +527,7 @@ class ConstantOp(TcOp):
 
     def print(self, printer: Printer) -> None:
         printer.print_string(" ")
-        printer.print_attribute(self.value)
+        printer.print_string(_dense_text(self.value))
         printer.print_op_attributes(self.attributes)
 
     @classmethod
