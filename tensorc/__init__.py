@@ -1,0 +1,19 @@
+"""tensorc: a Theano-style tensor compiler built on xDSL.
+
+    import tensorc as theano
+    import tensorc.tensor as T
+    x = T.dmatrix('x')
+    f = theano.function([x], T.exp(x).sum())
+"""
+
+from tensorc import tensor  # noqa: F401
+from tensorc.config import config
+from tensorc.frontend.function import Function, In, function
+from tensorc.frontend.shared import SharedVariable, shared
+from tensorc.printing import pp
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function", "In", "SharedVariable", "config", "function", "pp", "shared", "tensor",
+]

@@ -1,0 +1,322 @@
+"""`tensorc.function`: trace a graph once, optimize it, compile it, and return a
+callable that checks its inputs, runs the kernel and applies updates atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tensorc.config import config
+from tensorc.errors import ConfigError, DTypeError, ShapeError, TensorcError
+from tensorc.frontend.elemwise import as_variable, constant
+from tensorc.frontend.shared import SharedVariable
+from tensorc.frontend.trace import topological, trace, untrace
+from tensorc.frontend.variable import Variable, user_location
+
+
+class MissingInputError(TensorcError, ValueError):
+    """An output depends on a symbolic input that was not passed to `function`."""
+
+
+class UnusedInputError(TensorcError, ValueError):
+    """An input of `function` does not influence any output or update."""
+
+
+@dataclass
+class In:
+    """An input with a default value and/or a keyword name (Theano's `In`)."""
+
+    variable: Variable
+    value: Any = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.name is None:
+            self.name = self.variable.name
+
+
+class FunctionGraph:
+    """The optimized graph of a compiled function (Theano's `f.maker.fgraph`)."""
+
+    def __init__(self, inputs: list[Variable], outputs: list[Variable]):
+        self.inputs = inputs
+        self.outputs = outputs
+
+    def toposort(self) -> list[Variable]:
+        return [v for v in topological(self.outputs) if v.owner is not None]
+
+    @property
+    def apply_nodes(self) -> list[Variable]:
+        return self.toposort()
+
+
+@dataclass
+class FunctionMaker:
+    fgraph: FunctionGraph
+    module: Any
+    mode: str
+    device: str
+
+
+def _pairs(mapping: Any, what: str) -> list[tuple[Any, Any]]:
+    if mapping is None:
+        return []
+    if isinstance(mapping, dict):
+        return list(mapping.items())
+    pairs = list(mapping)
+    if any(not isinstance(p, list | tuple) or len(p) != 2 for p in pairs):
+        raise TypeError(f"{what} must be a dict or a list of (variable, value) pairs")
+    return [tuple(p) for p in pairs]  # type: ignore[misc]
+
+
+def _replacement(var: Variable, value: Any) -> Variable:
+    """A `givens` replacement for `var`: constants are cast to var's type (Theano)."""
+    if not isinstance(value, Variable):
+        value = constant(np.asarray(value, dtype=var.dtype))
+    if value.ndim != var.ndim or value.dtype != var.dtype:
+        raise DTypeError(
+            f"givens: replacement for {var!r} ({var.type}) has type {value.type}"
+        )
+    return value
+
+
+def rebuild(outputs: Sequence[Variable], replace: dict[int, Variable]) -> list[Variable]:
+    """Copies of `outputs` with the nodes in `replace` (by id) substituted."""
+    if not replace:
+        return list(outputs)
+    new: dict[int, Variable] = dict(replace)
+    for var in topological(outputs):
+        if id(var) in new:
+            continue
+        inputs = tuple(new.get(id(i), i) for i in var.inputs)
+        if all(a is b for a, b in zip(inputs, var.inputs)):
+            new[id(var)] = var
+        else:
+            new[id(var)] = Variable(var.op, inputs, var.type, var.attrs, var.name, var.loc)
+    return [new[id(o)] for o in outputs]
+
+
+def _check_update(shared_var: Any, value: Any) -> Variable:
+    if not isinstance(shared_var, SharedVariable):
+        raise TypeError(f"updates: {shared_var!r} is not a shared variable")
+    value = as_variable(value)
+    if value.dtype != shared_var.dtype or value.ndim != shared_var.ndim:
+        raise DTypeError(
+            f"an update must have the type of its shared variable: {shared_var!r} is "
+            f"{shared_var.type}, the update {value!r} (created at {value.loc}) is "
+            f"{value.type}"
+        )
+    return value
+
+
+def _leaves(outputs: Iterable[Variable]) -> list[Variable]:
+    return [v for v in topological(outputs) if v.op in ("input", "shared")]
+
+
+def function(
+    inputs: Sequence[Any],
+    outputs: Any = None,
+    updates: Any = None,
+    givens: Any = None,
+    device: str | None = None,
+    mode: str | None = None,
+    name: str | None = None,
+    on_unused_input: str | None = None,
+    allow_input_downcast: bool | None = None,
+    trust_input: bool = False,
+    no_default_updates: bool = False,
+    profile: Any = None,
+) -> Function:
+    """Compile `inputs -> outputs` (and `updates` of shared variables) into a callable."""
+    specs = [i if isinstance(i, In) else In(as_input(i)) for i in inputs]
+    single = outputs is not None and not isinstance(outputs, list | tuple)
+    outs = [] if outputs is None else [as_variable(outputs)] if single else [
+        as_variable(o) for o in outputs
+    ]
+    update_pairs = [(k, _check_update(k, v)) for k, v in _pairs(updates, "updates")]
+    replace = {id(k): _replacement(k, v) for k, v in _pairs(givens, "givens")}
+    computed = rebuild(outs + [v for _, v in update_pairs], replace)
+    explicit = [s.variable for s in specs]
+    _check_inputs(explicit, computed, on_unused_input or "raise")
+    shared_args = [v for v in _leaves(computed) if isinstance(v, SharedVariable)]
+    args = explicit + shared_args
+    module = trace(args, computed)
+    return Function(
+        specs, single, len(outs), [k for k, _ in update_pairs], shared_args, module,
+        device or config.device, mode or config.mode, name, allow_input_downcast,
+        trust_input,
+    )
+
+
+def as_input(value: Any) -> Variable:
+    if isinstance(value, SharedVariable):
+        raise TypeError(
+            f"shared variable {value!r} cannot be an explicit input of a function: it is "
+            "used implicitly; use givens or updates instead"
+        )
+    if not isinstance(value, Variable) or value.op != "input":
+        raise TypeError(f"function inputs must be symbolic inputs, got {value!r}")
+    return value
+
+
+def _check_inputs(explicit: list[Variable], computed: list[Variable], policy: str) -> None:
+    if policy not in ("raise", "warn", "ignore"):
+        raise ConfigError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {policy!r}")
+    if len({id(v) for v in explicit}) != len(explicit):
+        raise ValueError("the same variable is given twice as an input")
+    given = {id(v) for v in explicit}
+    used = {id(v) for v in _leaves(computed)}
+    for leaf in _leaves(computed):
+        if leaf.op == "input" and id(leaf) not in given:
+            raise MissingInputError(
+                f"input {leaf!r} ({leaf.type}, created at {leaf.loc}) is needed to "
+                "compute the outputs but was not given to function()"
+            )
+    for var in explicit:
+        if id(var) not in used and policy != "ignore":
+            message = (f"input {var!r} (created at {var.loc}) is not used to compute any "
+                       "output; pass on_unused_input='ignore' to allow it")
+            if policy == "raise":
+                raise UnusedInputError(message)
+            import warnings
+
+            warnings.warn(message, stacklevel=3)
+
+
+def _convert(value: Any, var: Variable, position: str, downcast: bool | None) -> np.ndarray:
+    """A C-contiguous array of var's dtype and rank, or a clear error."""
+    dtype = np.dtype(var.dtype)
+    if isinstance(value, np.ndarray) and value.dtype == dtype:
+        array = value
+    elif isinstance(value, np.ndarray | np.generic):
+        if not (downcast or np.can_cast(value.dtype, dtype, "safe")):
+            raise DTypeError(
+                f"{position} expects {var.dtype}; got an array of dtype {value.dtype}, "
+                "which cannot be converted safely (pass allow_input_downcast=True or "
+                f"convert with .astype('{var.dtype}'))"
+            )
+        array = np.asarray(value).astype(dtype)
+    else:
+        array = _convert_python(value, dtype, position, downcast)
+    if array.ndim != var.ndim:
+        raise ShapeError(
+            f"{position} expects {var.ndim} dims; got {array.ndim} dims (shape {array.shape})"
+        )
+    for axis, (want, got) in enumerate(zip(var.type.shape, array.shape)):
+        if want is not None and want != got:
+            raise ShapeError(
+                f"{position} expects dim {axis} to be {want} (shape {var.type.shape}); "
+                f"got shape {array.shape}"
+            )
+    return array if array.flags.c_contiguous else np.asarray(array, order="C")
+
+
+def _convert_python(value: Any, dtype: np.dtype, position: str, downcast: bool | None
+                    ) -> np.ndarray:
+    """Python scalars and lists convert when no information is lost (or float -> float)."""
+    try:
+        raw = np.asarray(value)
+    except ValueError as exc:
+        raise ShapeError(f"{position}: cannot make an array from {value!r}: {exc}") from exc
+    if raw.dtype == object or raw.dtype.kind not in "biuf":
+        raise DTypeError(f"{position} expects {dtype.name} numbers; got {value!r}")
+    converted = raw.astype(dtype)
+    float_to_float = raw.dtype.kind == "f" and dtype.kind == "f"
+    if not (downcast or float_to_float or np.can_cast(raw.dtype, dtype, "safe")):
+        with np.errstate(invalid="ignore", over="ignore"):
+            lossless = np.array_equal(converted.astype(raw.dtype), raw)
+        if not lossless:
+            raise DTypeError(
+                f"{position} expects {dtype.name}; {value!r} cannot be converted "
+                "without loss (pass allow_input_downcast=True to force it)"
+            )
+    return converted
+
+
+class Function:
+    """A compiled function. Call with positional or keyword (input name) arguments."""
+
+    def __init__(
+        self,
+        specs: list[In],
+        single: bool,
+        n_outputs: int,
+        update_targets: list[SharedVariable],
+        shared_args: list[SharedVariable],
+        module: Any,
+        device: str,
+        mode: str,
+        name: str | None,
+        allow_input_downcast: bool | None,
+        trust_input: bool,
+    ):
+        from tensorc.compiler import compile_graph
+
+        self.specs = specs
+        self.single = single
+        self.n_outputs = n_outputs
+        self.update_targets = update_targets
+        self.shared_args = shared_args
+        self.name = name
+        self.allow_input_downcast = allow_input_downcast
+        self.trust_input = trust_input
+        explicit = [s.variable for s in specs]
+        self.input_variables = explicit
+        compiled = compile_graph(module, device, mode)
+        self._run: Callable[[list[np.ndarray]], list[np.ndarray]] = compiled.run
+        self.source: str | None = compiled.source
+        fgraph_outputs = untrace(compiled.optimized, explicit + shared_args)
+        self.maker = FunctionMaker(
+            FunctionGraph(explicit, fgraph_outputs[:n_outputs] if n_outputs else []),
+            compiled.optimized, mode, device,
+        )
+        self._names = {s.name: i for i, s in enumerate(specs) if s.name}
+        self._where = user_location()
+
+    def _position(self, i: int) -> str:
+        var = self.input_variables[i]
+        label = f"'{var.name}'" if var.name else f"#{i}"
+        fname = f"function {self.name!r}" if self.name else "function"
+        return f"{fname} input {label} ({var.type}, created at {var.loc})"
+
+    def _arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+        if len(args) > len(self.specs):
+            raise TypeError(f"function takes {len(self.specs)} inputs, got {len(args)}")
+        values: list[Any] = list(args) + [None] * (len(self.specs) - len(args))
+        filled = [True] * len(args) + [False] * (len(self.specs) - len(args))
+        for key, value in kwargs.items():
+            if key not in self._names:
+                raise TypeError(f"unknown input name {key!r} (inputs: {sorted(self._names)})")
+            values[self._names[key]] = value
+            filled[self._names[key]] = True
+        for i, spec in enumerate(self.specs):
+            if not filled[i]:
+                if spec.value is None:
+                    raise TypeError(f"missing value for {self._position(i)}")
+                values[i] = spec.value
+        return values
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        values = self._arguments(args, kwargs)
+        if self.trust_input:
+            arrays = values
+        else:
+            arrays = [
+                _convert(v, var, self._position(i), self.allow_input_downcast)
+                for i, (v, var) in enumerate(zip(values, self.input_variables))
+            ]
+        results = self._run(arrays + [s.value for s in self.shared_args])
+        outputs = results[: self.n_outputs]
+        # Every result exists before any shared variable changes: a failed call
+        # leaves all shared variables as they were.
+        for target, value in zip(self.update_targets, results[self.n_outputs:]):
+            target._assign(value)
+        if self.single:
+            return outputs[0]
+        return outputs
+
+    def copy(self) -> Function:
+        return self

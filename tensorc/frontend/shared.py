@@ -1,0 +1,82 @@
+"""Shared variables: values that live between calls of compiled functions (Theano's
+`shared`). Functions read them implicitly and change them through `updates`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tensorc.errors import DTypeError, ShapeError
+from tensorc.frontend.variable import TensorType, Variable, normalize_dtype
+
+
+class SharedVariable(Variable):
+    """A symbolic variable bound to a numpy value. Its dtype and rank are fixed; its
+    shape may change with `set_value`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: np.ndarray, name: str | None, type: TensorType):
+        super().__init__("shared", (), type, name=name)
+        self._value = value
+
+    def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> np.ndarray:
+        return self._value if borrow else self._value.copy()
+
+    def set_value(self, value: Any, borrow: bool = False) -> None:
+        self._value = _coerce(value, self.type, self.name, copy=not borrow)
+
+    @property
+    def value(self) -> np.ndarray:
+        return self._value
+
+    def _assign(self, value: np.ndarray) -> None:
+        """Store a value a compiled function produced (already of the right type)."""
+        self._value = value
+
+    def __repr__(self) -> str:
+        return self.name or "<shared>"
+
+
+def _coerce(value: Any, type: TensorType, name: str | None, copy: bool) -> np.ndarray:
+    who = f"shared variable {name!r}" if name else "shared variable"
+    if isinstance(value, np.ndarray):
+        if value.dtype != np.dtype(type.dtype):
+            raise DTypeError(
+                f"{who} has dtype {type.dtype}; got a value of dtype {value.dtype} "
+                f"(convert it with .astype('{type.dtype}') first)"
+            )
+        array = np.array(value, copy=True) if copy else value
+    else:
+        array = np.asarray(value)
+        converted = array.astype(type.dtype)
+        exact = array.dtype.kind == "f" and type.dtype.startswith("float")
+        if not exact and not np.array_equal(converted, array):
+            raise DTypeError(f"{who} has dtype {type.dtype}; value {value!r} does not fit")
+        array = converted
+    if array.ndim != type.ndim:
+        raise ShapeError(
+            f"{who} has {type.ndim} dims; got a value of shape {array.shape}"
+        )
+    return np.asarray(array, order="C")
+
+
+def shared(
+    value: Any,
+    name: str | None = None,
+    borrow: bool = False,
+    strict: bool = False,
+    allow_downcast: bool | None = None,
+    dtype: Any = None,
+) -> SharedVariable:
+    """A shared variable holding `value` (copied unless `borrow=True`)."""
+    if isinstance(value, np.ndarray):
+        array = value if borrow else value.copy()
+    else:
+        array = np.asarray(value)
+    if dtype is not None:
+        array = array.astype(normalize_dtype(dtype))
+    dtype_name = normalize_dtype(array.dtype)
+    type_ = TensorType(dtype_name, shape=(None,) * array.ndim)
+    return SharedVariable(np.asarray(array, order="C"), name, type_)

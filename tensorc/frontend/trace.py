@@ -1,0 +1,128 @@
+"""The bridge between frontend graphs and the tc dialect (the only frontend module that
+imports xDSL).
+
+`trace` turns Variables into a `func.func` of tc ops, putting each node's user source
+line on its op's location; `untrace` rebuilds Variables from an (optimized) function so
+that `f.maker.fgraph` and the printers can show it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Operation, SSAValue
+
+from tensorc.dialects import tc
+from tensorc.frontend.variable import SourceLoc, TensorType, Variable
+
+
+def topological(outputs: Iterable[Variable]) -> list[Variable]:
+    """All nodes `outputs` depend on, inputs before users (iterative: graphs may be
+    deeper than Python's recursion limit)."""
+    order: list[Variable] = []
+    seen: set[int] = set()
+    stack: list[tuple[Variable, bool]] = [(v, False) for v in reversed(list(outputs))]
+    while stack:
+        var, expanded = stack.pop()
+        if expanded:
+            order.append(var)
+            continue
+        if id(var) in seen:
+            continue
+        seen.add(id(var))
+        stack.append((var, True))
+        stack.extend((i, False) for i in reversed(var.inputs) if id(i) not in seen)
+    return order
+
+
+def tensor_type(var: Variable) -> tc.TensorType:
+    return tc.tensor_type(var.dtype, var.type.shape)
+
+
+def _location(loc: SourceLoc) -> FileLineColLoc:
+    return FileLineColLoc(StringAttr(loc.filename), IntAttr(loc.line), IntAttr(0))
+
+
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_$.-]")
+
+
+def _name_hint(name: str | None) -> str | None:
+    if not name:
+        return None
+    hint = _NAME_CHARS.sub("_", name)
+    return hint if hint[0].isalpha() or hint[0] == "_" else f"v{hint}"
+
+
+def build_op(var: Variable, operands: Sequence[SSAValue]) -> Operation:
+    """The tc op computing `var` from already-traced operands."""
+    result_type = tensor_type(var)
+    if var.op == "constant":
+        op: Operation = tc.ConstantOp(tc.dense_from_array(var.attrs["value"], result_type))
+    else:
+        op = tc.OPS_BY_NAME[var.op].make(operands, [result_type], var.attrs)
+    op.location = _location(var.loc)
+    hint = _name_hint(var.name)
+    if hint:
+        op.results[0].name_hint = hint
+    return op
+
+
+def trace(
+    args: Sequence[Variable], results: Sequence[Variable], name: str = "main"
+) -> ModuleOp:
+    """A module holding `func.func @name(args...) -> results...` of tc ops."""
+    func = FuncOp(name, ([tensor_type(a) for a in args], [tensor_type(r) for r in results]))
+    block = func.body.block
+    values: dict[int, SSAValue] = {}
+    for var, arg in zip(args, block.args):
+        values[id(var)] = arg
+        hint = _name_hint(var.name)
+        if hint:
+            arg.name_hint = hint
+    for var in topological(results):
+        if id(var) in values:
+            continue
+        if var.op in ("input", "shared"):
+            raise AssertionError(f"leaf {var!r} is not an argument of the traced function")
+        op = build_op(var, [values[id(i)] for i in var.inputs])
+        block.add_op(op)
+        values[id(var)] = op.results[0]
+    block.add_op(ReturnOp(*[values[id(r)] for r in results]))
+    return ModuleOp([func])
+
+
+def _source_loc(op: Operation) -> SourceLoc:
+    loc = op.location
+    if isinstance(loc, FileLineColLoc):
+        return SourceLoc(loc.filename.data, loc.line.data)
+    return SourceLoc("<unknown>", 0)
+
+
+def untrace(module: ModuleOp, args: Sequence[Variable], name: str = "main") -> list[Variable]:
+    """Variables for the results of `@name`, built from its tc ops; block arguments
+    map back to `args`."""
+    func = next(op for op in module.ops if isinstance(op, FuncOp) and op.sym_name.data == name)
+    block = func.body.block
+    values: dict[SSAValue, Variable] = dict(zip(block.args, args))
+    outputs: list[Variable] = []
+    for op in block.ops:
+        if isinstance(op, ReturnOp):
+            outputs = [values[v] for v in op.arguments]
+            break
+        assert isinstance(op, tc.TcOp), f"untrace expects tc ops, got {op.name}"
+        result = op.results[0]
+        attrs = op.python_attrs()
+        short = op.name.removeprefix("tc.")
+        var = Variable(
+            short,
+            tuple(values[v] for v in op.operands),
+            TensorType(tc.dtype_of(result.type), shape=tc.shape_of(result.type)),  # type: ignore[arg-type]
+            attrs,
+            name=result.name_hint if short != "constant" else None,
+            loc=_source_loc(op),
+        )
+        values[result] = var
+    return outputs
