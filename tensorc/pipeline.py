@@ -11,7 +11,7 @@ from tensorc.passes import PASSES
 
 PIPELINES: dict[str, str] = {
     # tensor-level optimization; the result is what f.maker.fgraph shows.
-    "tc": "cse,dce",
+    "tc": "tc-canonicalize,cse,dce",
     # tensors -> memrefs and loops; the C emitter consumes the result.
     "cpu": "tc-bufferize",
 }
