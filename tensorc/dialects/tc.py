@@ -148,12 +148,12 @@ def _dense_text(attr: DenseIntOrFPElementsAttr) -> str:
     integers, which its parser then reads as integer *values*; the hex-blob form
     `dense<"0x...">` round-trips bit-exactly (and MLIR accepts it too).
     """
-    text = StringIO()
+    text, type_text = StringIO(), StringIO()
     Printer(stream=text).print_attribute(attr)
-    if is_float(attr.type) and "0x" in text.getvalue():
-        text = StringIO()
-        Printer(stream=text).print_attribute(attr.type)
-        return f'dense<"0x{attr.data.data.hex().upper()}"> : {text.getvalue()}'
+    Printer(stream=type_text).print_attribute(attr.type)
+    literal = text.getvalue().removesuffix(type_text.getvalue())
+    if is_float(attr.type) and "0x" in literal:
+        return f'dense<"0x{attr.data.data.hex().upper()}"> : {type_text.getvalue()}'
     return text.getvalue()
 
 
@@ -693,7 +693,8 @@ class MatmulOp(TcOp):
         if len(c.get_shape()) != len(expected) or not all(
             _dims_compatible(x, y) for x, y in zip(c.get_shape(), expected)
         ):
-            _fail(self, f"result must have shape {expected}, got {c}")
+            _fail(self, f"result must be {TensorType(c.get_element_type(), expected)}, "
+                        f"got {c}")
 
 
 @irdl_op_definition
@@ -831,8 +832,11 @@ class GatherOp(TcOp):
                 _fail(self, f"index tensors must share one type: {index_t} vs {idx.type}")
         assert isinstance(index_t, TensorType)
         want = list(index_t.get_shape()) + list(in_t.get_shape()[len(self.indices):])
-        if out_t.get_element_type() != in_t.get_element_type() or len(want) != out_t.get_num_dims():
-            _fail(self, f"result must have shape {want} of {in_t.get_element_type()}")
+        if (out_t.get_element_type() != in_t.get_element_type()
+                or len(want) != out_t.get_num_dims()
+                or not all(map(_dims_compatible, want, out_t.get_shape()))):
+            _fail(self, f"result must be {TensorType(in_t.get_element_type(), want)}, "
+                        f"got {out_t}")
 
 
 @irdl_op_definition
