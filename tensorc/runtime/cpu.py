@@ -1,0 +1,335 @@
+"""CPU runtime: bufferized module -> C -> shared library (cached) -> ctypes call.
+
+`compile_module(module)` emits C with the CEmitter, compiles it with the system C
+compiler (portable flags, no -ffast-math; BLAS linked with an rpath when the
+module calls gemm), caches the library by content (tensorc.runtime.cache) and
+returns a `CpuKernel`. A kernel call is one foreign call: inputs are passed by
+data pointer and dims, outputs come back as malloc'ed buffers that numpy arrays
+wrap without copying and free through `tensorc_free` when they die.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import shlex
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from xdsl.dialects import func
+from xdsl.dialects.builtin import MemRefType, ModuleOp
+
+from tensorc.errors import CompileError, CompilerNotFoundError, LoweringError, ShapeError
+from tensorc.lowering.cpu.c_emitter import (
+    ENTRY_PREFIX,
+    STATUS_ASSERT,
+    STATUS_OUT_OF_MEMORY,
+    emit_c_with_info,
+)
+from tensorc.lowering.cpu.c_expr import c_scalar_type
+from tensorc.runtime import cache
+
+COMPILE_FLAGS: tuple[str, ...] = ("-O3", "-fPIC", "-shared", "-fwrapv", "-std=c11")
+"""Portable: no -march=native (the cache may be shared between machines) and no
+-ffast-math (results must match numpy's IEEE semantics, NaN included)."""
+STDERR_LINES = 20
+ERROR_BUFFER_BYTES = 1024
+
+TensorType = tuple[np.dtype, int]
+"""(dtype, rank) of a kernel input or output."""
+
+
+# region compiler
+
+
+def find_c_compiler(cc: str | None = None) -> tuple[str, ...]:
+    """The C compiler command (argv prefix): `cc` if given, else `$TENSORC_CC`,
+    else `$CC`, else `cc` or `gcc` on PATH. CompilerNotFoundError if none runs."""
+    configured = [
+        (source, command)
+        for source, command in (
+            ("the cc argument", cc),
+            ("$TENSORC_CC", os.environ.get("TENSORC_CC")),
+            ("$CC", os.environ.get("CC")),
+        )
+        if command
+    ]
+    # an explicitly configured compiler is used or reported, never skipped
+    candidates = configured[:1] or [("PATH", "cc"), ("PATH", "gcc")]
+    for _, command in candidates:
+        words = tuple(shlex.split(command))
+        if words and shutil.which(words[0]):
+            return words
+    tried = ", ".join(f"{command!r} (from {source})" for source, command in candidates)
+    raise CompilerNotFoundError(
+        f"no C compiler found: tried {tried}. Install one (e.g. `apt install gcc`) "
+        "or set TENSORC_CC (or CC) to the compiler's path."
+    )
+
+
+@functools.cache
+def compiler_identity(compiler: tuple[str, ...]) -> str:
+    """Resolved path and `--version` output, once per process (part of the key)."""
+    path = shutil.which(compiler[0]) or compiler[0]
+    result = subprocess.run(
+        [*compiler, "--version"], capture_output=True, text=True, check=False
+    )
+    return "\n".join(
+        (os.path.realpath(path), *compiler[1:], result.stdout, result.stderr)
+    )
+
+
+def blas_link_flags() -> tuple[str, ...]:
+    """Link scipy-openblas32 with an rpath so the library finds it at load time."""
+    import scipy_openblas32
+
+    directory = scipy_openblas32.get_lib_dir()
+    return (
+        f"-L{directory}",
+        f"-l{scipy_openblas32.get_library()}",
+        f"-Wl,-rpath,{directory}",
+    )
+
+
+@functools.cache
+def _tensorc_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tensorc")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build_library(
+    source: str,
+    *,
+    uses_blas: bool = False,
+    cc: str | None = None,
+    extra_flags: Sequence[str] = (),
+) -> cache.CacheEntry:
+    """The cached shared library of C `source`, compiled if not cached yet."""
+    compiler = find_c_compiler(cc)
+    flags = (*COMPILE_FLAGS, *extra_flags)
+    link = (*(blas_link_flags() if uses_blas else ()), "-lm")
+    key = cache.cache_key(
+        source, _tensorc_version(), compiler_identity(compiler), *flags, "|", *link
+    )
+
+    def compile_into(library: Path) -> None:
+        source_path = library.parent / "module.c"
+        source_path.write_text(source)
+        command = [*compiler, *flags, "-o", str(library), str(source_path), *link]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0 or not library.exists():
+            failed = cache.cache_dir() / "c" / f"{key}.failed.c"
+            cache.publish(failed, source)
+            raise CompileError(_compile_failure(command, result, failed))
+        cache.publish(library.parent.parent / f"{key}.c", source)
+
+    return cache.get_or_build(key, ".so", compile_into)
+
+
+def _compile_failure(
+    command: list[str], result: subprocess.CompletedProcess[str], source: Path
+) -> str:
+    lines = result.stderr.splitlines()
+    shown = "\n".join(lines[:STDERR_LINES])
+    more = len(lines) - STDERR_LINES
+    return (
+        f"C compiler failed with exit status {result.returncode}:\n"
+        f"  {shlex.join(command)}\n"
+        f"{shown}\n"
+        + (f"[... {more} more lines of compiler output]\n" if more > 0 else "")
+        + f"(generated source kept at {source})"
+    )
+
+
+# endregion
+# region kernels
+
+
+def compile_module(
+    module: ModuleOp,
+    entry: str = "main",
+    *,
+    cc: str | None = None,
+    extra_flags: Sequence[str] = (),
+) -> CpuKernel:
+    """Compile bufferized `module` (see c_emitter) and load its entry `@entry`."""
+    function = next(
+        (
+            op
+            for op in module.ops
+            if isinstance(op, func.FuncOp) and op.sym_name.data == entry
+        ),
+        None,
+    )
+    if function is None or function.is_declaration:
+        raise LoweringError(f"the module has no function @{entry} to compile")
+    source, emitter = emit_c_with_info(module)
+    library = build_library(
+        source, uses_blas=emitter.uses_gemm, cc=cc, extra_flags=extra_flags
+    )
+    signature = function.function_type
+    return CpuKernel(
+        library.path,
+        source,
+        entry,
+        tuple(_tensor_type(t) for t in signature.inputs.data),
+        tuple(_tensor_type(t) for t in signature.outputs.data),
+    )
+
+
+def _tensor_type(t: object) -> TensorType:
+    if not isinstance(t, MemRefType):
+        raise LoweringError(f"entry functions take and return memrefs, not {t}")
+    return np.dtype(c_scalar_type(t.element_type).numpy_dtype), t.get_num_dims()
+
+
+class _OwnedBuffer:
+    """The base of an output array: exposes the malloc'ed buffer to numpy and
+    frees it with the library's own allocator when the array dies."""
+
+    __slots__ = ("__array_interface__", "_free", "_pointer")
+
+    def __init__(
+        self, pointer: int, shape: tuple[int, ...], typestr: str, free: Callable[[int], None]
+    ) -> None:
+        self.__array_interface__ = {
+            "data": (pointer, False),
+            "shape": shape,
+            "typestr": typestr,
+            "version": 3,
+        }
+        self._pointer = pointer
+        self._free = free
+
+    def __del__(self) -> None:
+        self._free(self._pointer)
+
+
+class _CallBuffers:
+    """Argument arrays of one thread's calls (ctypes releases the GIL, so two
+    threads may be inside the same kernel at once)."""
+
+    def __init__(self, inputs: int, input_dims: int, outputs: int, output_dims: int):
+        self.in_data = (ctypes.c_void_p * max(inputs, 1))()
+        self.in_shapes = (ctypes.c_int64 * max(input_dims, 1))()
+        self.out_data = (ctypes.c_void_p * max(outputs, 1))()
+        self.out_shapes = (ctypes.c_int64 * max(output_dims, 1))()
+        self.err = ctypes.create_string_buffer(ERROR_BUFFER_BYTES)
+
+
+class CpuKernel:
+    """A loaded entry function: `kernel(inputs) -> outputs`.
+
+    `inputs` must be C-contiguous arrays of `input_types` (dtype, rank); the caller
+    checks that. A failed run-time check raises ShapeError with the message the
+    bufferized IR gave its `cf.assert`.
+    """
+
+    def __init__(
+        self,
+        library_path: Path,
+        source: str,
+        entry: str,
+        input_types: tuple[TensorType, ...],
+        output_types: tuple[TensorType, ...],
+    ) -> None:
+        self.library_path = library_path
+        self.source = source
+        self.entry = entry
+        self.input_types = input_types
+        self.output_types = output_types
+        library = ctypes.CDLL(str(library_path))
+        self._function = getattr(library, ENTRY_PREFIX + entry)
+        self._function.restype = ctypes.c_int
+        self._free = library.tensorc_free
+        self._free.argtypes = (ctypes.c_void_p,)
+        self._free.restype = None
+        self._library = library
+        self._input_slices = _dim_slices(input_types)
+        self._output_layout = [
+            (index, slice_, dtype.str)
+            for index, ((dtype, _), slice_) in enumerate(
+                zip(output_types, _dim_slices(output_types), strict=True)
+            )
+        ]
+        self._error_length = ctypes.c_int64(ERROR_BUFFER_BYTES)
+        self._local = threading.local()
+
+    def _buffers(self) -> _CallBuffers:
+        try:
+            return self._local.buffers
+        except AttributeError:
+            dims_in = sum(rank for _, rank in self.input_types)
+            dims_out = sum(rank for _, rank in self.output_types)
+            buffers = _CallBuffers(
+                len(self.input_types), dims_in, len(self.output_types), dims_out
+            )
+            self._local.buffers = buffers
+            return buffers
+
+    def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        if len(inputs) != len(self.input_types):
+            raise TypeError(
+                f"{self.entry} takes {len(self.input_types)} inputs, got {len(inputs)}"
+            )
+        buffers = self._buffers()
+        in_data, in_shapes = buffers.in_data, buffers.in_shapes
+        for index, (array, dims) in enumerate(zip(inputs, self._input_slices)):
+            in_data[index] = _data_pointer(array)
+            in_shapes[dims] = array.shape
+        status = self._function(
+            in_data,
+            in_shapes,
+            buffers.out_data,
+            buffers.out_shapes,
+            buffers.err,
+            self._error_length,
+        )
+        if status:
+            raise _run_failure(status, buffers.err.value)
+        out_data, out_shapes, free = buffers.out_data, buffers.out_shapes, self._free
+        return [
+            np.asarray(_OwnedBuffer(out_data[i], tuple(out_shapes[dims]), typestr, free))
+            for i, dims, typestr in self._output_layout
+        ]
+
+    def __repr__(self) -> str:
+        return f"<CpuKernel @{self.entry} from {self.library_path}>"
+
+
+def _dim_slices(types: Sequence[TensorType]) -> list[slice]:
+    """Where each tensor's dims sit in the concatenated shape array."""
+    slices: list[slice] = []
+    offset = 0
+    for _, rank in types:
+        slices.append(slice(offset, offset + rank))
+        offset += rank
+    return slices
+
+
+def _data_pointer(array: np.ndarray) -> int:
+    try:  # the fast path (~0.4 us); needs a writable, non-empty buffer
+        return ctypes.addressof(ctypes.c_char.from_buffer(array))
+    except (TypeError, ValueError, BufferError):
+        return array.ctypes.data
+
+
+def _run_failure(status: int, message: bytes) -> Exception:
+    text = message.decode("utf-8", errors="replace")
+    if status == STATUS_ASSERT:
+        return ShapeError(text)
+    if status == STATUS_OUT_OF_MEMORY:
+        return MemoryError(text)
+    return RuntimeError(f"tensorc kernel returned unknown status {status}: {text}")
+
+
+# endregion
