@@ -13,6 +13,8 @@ Semantics follow numpy (the reference interpreter):
   never -1 when the dividend is MIN (no trap in C);
 - `floordiv`/`mod` round toward -inf and take the sign of the divisor, for floats
   with numpy's `divmod` algorithm (exact fmod, quotient snapped to an integer);
+- integer `x ** y` with y < 0 is trunc(1 / x**-y) (0 unless |x| == 1), as the
+  reference interpreter defines it; `ipowi` only gets exponents >= 0;
 - `round` is half-to-even, `sign(nan)` is nan, maximum/minimum propagate NaN;
 - `sigmoid` and `softplus` are written so that `exp` only sees `-|x|`;
 - float comparisons are ordered except `ne` (nan != nan is true); i1 compares
@@ -313,6 +315,22 @@ _floordiv_float = _half_in_f32(_floordiv_float_native)
 _mod_float = _half_in_f32(lambda b, x, y: _python_mod(b, x, y)[1])
 
 
+def _pow_int(b: Builder, args: Sequence[SSAValue], op: Operation) -> SSAValue:
+    """x ** y, and for y < 0 trunc(1 / x**-y): 1 for x == 1, +-1 for x == -1 (by
+    y's parity), else 0 (also for x == 0); `ipowi` only sees exponents >= 0."""
+    x, y = args
+    t = x.type
+    zero, one = constant(b, 0, t), constant(b, 1, t)
+    negative = cmpi(b, "slt", y, zero)
+    power = emit(b, math.IPowIOp(x, select(b, negative, zero, y)))
+    odd = cmpi(b, "ne", emit(b, arith.AndIOp(y, one)), zero)
+    minus_one = constant(b, -1, t)
+    of_minus_one = select(b, odd, minus_one, one)
+    reciprocal = select(b, cmpi(b, "eq", x, minus_one), of_minus_one, zero)
+    reciprocal = select(b, cmpi(b, "eq", x, one), one, reciprocal)
+    return select(b, negative, reciprocal, power)
+
+
 # ---------------------------------------------------------------------------------
 # Binary, compare, select, cast
 # ---------------------------------------------------------------------------------
@@ -324,7 +342,7 @@ _BINARY: dict[str, ScalarBuilder] = {
     "div": _op(arith.DivfOp),
     "floordiv": _by_kind(_floordiv_float, _floordiv_int),
     "mod": _by_kind(_mod_float, _mod_int),
-    "pow": _by_kind(_op(math.PowFOp), _op(math.IPowIOp)),
+    "pow": _by_kind(_op(math.PowFOp), _pow_int),
     "maximum": _by_kind(_op(arith.MaximumfOp), _op(arith.MaxSIOp)),
     "minimum": _by_kind(_op(arith.MinimumfOp), _op(arith.MinSIOp)),
     "and": _op(arith.AndIOp),

@@ -123,10 +123,14 @@ def _index_op(
 
 
 def _add(fl: FunctionLowering, x: SSAValue, y: SSAValue) -> SSAValue:
+    if static_index(x) == 0 or static_index(y) == 0:
+        return y if static_index(x) == 0 else x
     return _index_op(fl, arith.AddiOp, lambda a, c: a + c, x, y)
 
 
 def _mul(fl: FunctionLowering, x: SSAValue, y: SSAValue) -> SSAValue:
+    if static_index(x) == 1 or static_index(y) == 1:
+        return y if static_index(x) == 1 else x
     return _index_op(fl, arith.MuliOp, lambda a, c: a * c, x, y)
 
 
@@ -491,15 +495,27 @@ def _plan_reduction(fl: FunctionLowering, op: tc.ReductionOp, needs_elements: bo
     keep = op.keepdims is not None
     in_dims = fl.dims(op.input)
     inner = [in_dims[a] for a in axes]
-    if needs_elements:  # max/min/argmax/argmin have no identity: numpy raises
-        for a, d in zip(axes, inner):
-            if (static_index(d) or 0) <= 0:
-                fl.check(cmpi(fl.builder, "ne", d, fl.index(0)), op,
-                         f"reduction over the empty input dim {a} has no identity")
     outer = [d for a, d in enumerate(in_dims) if a not in axes]
     out_dims = [fl.index(1) if a in axes else d for a, d in enumerate(in_dims)] if keep else outer
+    if needs_elements:
+        _check_not_empty(fl, op, inner, outer)
     out = fl.alloc(_tensor_type(op.result), fl.result_dims(op, out_dims))
     return ReductionPlan(out, outer, inner, axes, keep)
+
+
+def _check_not_empty(fl: FunctionLowering, op: Operation, inner: list[SSAValue],
+                     outer: list[SSAValue]) -> None:
+    """max/min/argmax/argmin have no identity: reducing an empty set of elements is
+    an error, unless the result is empty too (then no element is reduced)."""
+    reduced, kept = _product(fl, inner), _product(fl, outer)
+    if (static_index(reduced) or 0) > 0 or static_index(kept) == 0:
+        return
+    b = fl.builder
+    zero = fl.index(0)
+    has_elements = cmpi(b, "ne", reduced, zero)
+    if static_index(kept) is None:
+        has_elements = emit(b, arith.OrIOp(has_elements, cmpi(b, "eq", kept, zero)))
+    fl.check(has_elements, op, "cannot reduce an empty set of elements (no identity)")
 
 
 def _lower_reduction(fl: FunctionLowering, op: tc.ReductionOp) -> SSAValue:
@@ -691,34 +707,49 @@ def _lower_dim(fl: FunctionLowering, op: tc.DimOp) -> SSAValue | Splat:
     return Splat(fl.arith(arith.IndexCastOp(size, i64)), [])
 
 
-def _arange_length_float(fl: FunctionLowering, op: tc.ArangeOp, start: SSAValue,
-                         stop: SSAValue, step: SSAValue) -> SSAValue:
-    """ceil((stop - start) / step) computed in float64, as numpy does."""
-    if start.type != f64:
-        start, stop, step = (fl.arith(arith.ExtFOp(v, f64)) for v in (start, stop, step))
-    span = fl.arith(arith.SubfOp(stop, start))
-    count = fl.arith(math.CeilOp(fl.arith(arith.DivfOp(span, step))))
+def _arange_length(fl: FunctionLowering, op: tc.ArangeOp, start: SSAValue,
+                   stop: SSAValue, step: SSAValue) -> SSAValue:
+    """numpy's length ceil((stop - start) / step): the difference in the dtype (ints
+    wrap), the quotient in the dtype for floats and in float64 for ints."""
+    if tc.is_float(start.type):
+        quotient = fl.arith(arith.DivfOp(fl.arith(arith.SubfOp(stop, start)), step))
+        if quotient.type != f64:
+            quotient = fl.arith(arith.ExtFOp(quotient, f64))
+    else:
+        span = fl.arith(arith.SIToFPOp(fl.arith(arith.SubiOp(stop, start)), f64))
+        quotient = fl.arith(arith.DivfOp(span, fl.arith(arith.SIToFPOp(step, f64))))
+    count = fl.arith(math.CeilOp(quotient))
     magnitude = fl.arith(math.AbsFOp(count))
     fl.check(cmpf(fl.builder, "olt", magnitude, constant(fl.builder, 2.0**62, f64)), op,
-             "cannot compute the length (non-finite or huge)")
-    return fl.arith(arith.FPToSIOp(count, i64))
+             "cannot compute the length (a bound is not finite)")
+    count = fl.arith(arith.FPToSIOp(count, i64))
+    count = fl.arith(arith.MaxSIOp(count, constant(fl.builder, 0, i64)))
+    return fl.arith(arith.IndexCastOp(count, IndexType()))
 
 
-def _arange_length_int(fl: FunctionLowering, start: SSAValue, stop: SSAValue,
-                       step: SSAValue) -> SSAValue:
-    """ceil((stop - start) / step) in int64; the divisor is 1 where step is 0 (the
-    assert before fails first)."""
-    if start.type != i64:
-        start, stop, step = (fl.arith(arith.ExtSIOp(v, i64)) for v in (start, stop, step))
-    b = fl.builder
-    zero, one = constant(b, 0, i64), constant(b, 1, i64)
-    span = fl.arith(arith.SubiOp(stop, start))
-    divisor = select(b, cmpi(b, "eq", step, zero), one, step)
-    q = fl.arith(arith.DivSIOp(span, divisor))
-    r = fl.arith(arith.RemSIOp(span, divisor))
-    same_sign = cmpi(b, "eq", cmpi(b, "sgt", r, zero), cmpi(b, "sgt", step, zero))
-    round_up = fl.arith(arith.AndIOp(cmpi(b, "ne", r, zero), same_sign))
-    return select(b, round_up, fl.arith(arith.AddiOp(q, one)), q)
+def _arange_value(fl: FunctionLowering, start: SSAValue, step: SSAValue) -> Callable[
+        [Builder, SSAValue], SSAValue]:
+    """numpy fills start, start + step, then start + i * ((start + step) - start);
+    float16 in float32 arithmetic, rounded once."""
+    element = start.type
+    second = fl.arith(arith.AddfOp(start, step) if tc.is_float(element)
+                      else arith.AddiOp(start, step))
+    if not tc.is_float(element):
+        return lambda b, i: emit(b, arith.AddiOp(
+            start, emit(b, arith.MuliOp(emit(b, arith.IndexCastOp(i, element)), step))))
+    wide = f32 if isinstance(element, Float16Type) else element
+    first = start if wide == element else fl.arith(arith.ExtFOp(start, wide))
+    next_ = second if wide == element else fl.arith(arith.ExtFOp(second, wide))
+    delta = fl.arith(arith.SubfOp(next_, first))
+
+    def value(b: Builder, i: SSAValue) -> SSAValue:
+        x = emit(b, arith.SIToFPOp(emit(b, arith.IndexCastOp(i, i64)), wide))
+        v = emit(b, arith.AddfOp(first, emit(b, arith.MulfOp(x, delta))))
+        v = v if wide == element else emit(b, arith.TruncFOp(v, element))
+        v = select(b, cmpi(b, "eq", i, fl.index(1)), second, v)
+        return select(b, cmpi(b, "eq", i, fl.index(0)), start, v)
+
+    return value
 
 
 def _lower_arange(fl: FunctionLowering, op: tc.ArangeOp) -> SSAValue:
@@ -727,30 +758,15 @@ def _lower_arange(fl: FunctionLowering, op: tc.ArangeOp) -> SSAValue:
         raise LoweringError(f"{describe(op)}: arange of bool is not supported")
     start, stop, step = (fl.scalar(v) for v in (op.start, op.stop, op.step))
     b = fl.builder
-    is_float = tc.is_float(element)
     zero = constant(b, 0, element)
-    fl.check(cmpf(b, "une", step, zero) if is_float else cmpi(b, "ne", step, zero),
-             op, "step must not be zero")
-    if is_float:
-        count = _arange_length_float(fl, op, start, stop, step)
-    else:
-        count = _arange_length_int(fl, start, stop, step)
-    count = fl.arith(arith.MaxSIOp(count, constant(b, 0, i64)))
-    length = fl.arith(arith.IndexCastOp(count, IndexType()))
-    dims = fl.result_dims(op, [length])
+    nonzero = cmpf(b, "une", step, zero) if tc.is_float(element) else cmpi(b, "ne", step, zero)
+    fl.check(nonzero, op, "step must not be zero")
+    dims = fl.result_dims(op, [_arange_length(fl, op, start, stop, step)])
     out = fl.alloc(_tensor_type(op.result), dims)
-    # numpy fills start + i * delta with delta = (start + step) - start
-    delta = fl.arith(arith.SubfOp(fl.arith(arith.AddfOp(start, step)), start)) \
-        if is_float else step
+    value = _arange_value(fl, start, step)
 
     def body(ib: Builder, ivs: list[SSAValue], _: list[SSAValue]) -> list[SSAValue]:
-        if is_float:
-            i = emit(ib, arith.SIToFPOp(emit(ib, arith.IndexCastOp(ivs[0], i64)), element))
-            value = emit(ib, arith.AddfOp(start, emit(ib, arith.MulfOp(i, delta))))
-        else:
-            i = emit(ib, arith.IndexCastOp(ivs[0], element))
-            value = emit(ib, arith.AddiOp(start, emit(ib, arith.MuliOp(i, delta))))
-        _store(ib, value, out, ivs)
+        _store(ib, value(ib, ivs[0]), out, ivs)
         return []
 
     fl.loops(dims, body)
@@ -820,7 +836,9 @@ def _lower_function(module: ModuleOp, fn: func.FuncOp) -> None:
     fl = FunctionLowering(block, module)
     tensor_args = [a for a in block.args if isinstance(a.type, TensorType)]
     for arg in tensor_args:
-        fl.buffers[arg] = block.insert_arg(memref_type(_tensor_type(arg)), arg.index + 1)
+        new = block.insert_arg(memref_type(_tensor_type(arg)), arg.index + 1)
+        new.name_hint = arg.name_hint
+        fl.buffers[arg] = new
     lowered: list[Operation] = []
     for op in list(block.ops):
         fl.builder = Builder(InsertPoint.before(op))

@@ -1,0 +1,119 @@
+// RUN: tensorc-opt %s -p tc-bufferize | filecheck %s
+// RUN: tensorc-opt %s -p tc-bufferize | tensorc-opt | filecheck %s
+
+// The BLAS runtime function is declared once, at the top of the module.
+// CHECK:       func.func private @tensorc_gemm_f64(memref<?x?xf64>, memref<?x?xf64>, memref<?x?xf64>, index, index, index, index, index)
+
+// Elementwise ops: one scf.for nest over the result dims, a run-time check that
+// the dynamic dims of the operands agree, a scalar body from ELEMENTWISE.
+
+func.func @add(%x: tensor<?x4xf64>, %y: tensor<?x4xf64>) -> tensor<?x4xf64> {
+  %z = tc.add %x, %y : tensor<?x4xf64> loc("model.py":12:5)
+  func.return %z : tensor<?x4xf64>
+}
+
+// CHECK-LABEL: func.func @add(%x: memref<?x4xf64>, %y: memref<?x4xf64>) -> memref<?x4xf64> {
+// CHECK-DAG:     %[[ONE:.*]] = arith.constant 1 : index
+// CHECK-DAG:     %[[FOUR:.*]] = arith.constant 4 : index
+// CHECK-DAG:     %[[ZERO:.*]] = arith.constant 0 : index
+// CHECK:         %[[N:.*]] = memref.dim %x, %[[ZERO]] : memref<?x4xf64>
+// CHECK-NEXT:    %[[M:.*]] = memref.dim %y, %[[ZERO]] : memref<?x4xf64>
+// CHECK-NEXT:    %[[SAME:.*]] = arith.cmpi eq, %[[N]], %[[M]] : index
+// CHECK-NEXT:    cf.assert %[[SAME]], "tc.add (created at model.py:12): lhs dim 0 differs from rhs dim 0"
+// CHECK-NEXT:    %[[OUT:.*]] = memref.alloc(%[[N]]) : memref<?x4xf64>
+// CHECK-NEXT:    scf.for %[[I:.*]] = %[[ZERO]] to %[[N]] step %[[ONE]] {
+// CHECK-NEXT:      scf.for %[[J:.*]] = %[[ZERO]] to %[[FOUR]] step %[[ONE]] {
+// CHECK-NEXT:        %[[A:.*]] = memref.load %x[%[[I]], %[[J]]] : memref<?x4xf64>
+// CHECK-NEXT:        %[[B:.*]] = memref.load %y[%[[I]], %[[J]]] : memref<?x4xf64>
+// CHECK-NEXT:        %[[S:.*]] = arith.addf %[[A]], %[[B]] : f64
+// CHECK-NEXT:        memref.store %[[S]], %[[OUT]][%[[I]], %[[J]]] : memref<?x4xf64>
+// CHECK-NEXT:      }
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return %[[OUT]] : memref<?x4xf64>
+
+// A splat constant broadcast to a dynamic shape is a scalar in the consumer's loop
+// (no buffer, no fill loop); dims from tc.dim need no check.
+
+func.func @scale(%x: tensor<?xf32>) -> tensor<?xf32> {
+  %n = tc.dim %x[0] : tensor<?xf32>
+  %c = tc.constant dense<2.0> : tensor<f32>
+  %b = tc.broadcast %c(%n) : tensor<f32>, tensor<i64> -> tensor<?xf32>
+  %y = tc.mul %x, %b : tensor<?xf32>
+  func.return %y : tensor<?xf32>
+}
+
+// CHECK-LABEL: func.func @scale(%x: memref<?xf32>) -> memref<?xf32> {
+// CHECK-NOT:     cf.assert
+// CHECK:         %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK-NEXT:    scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT:      %[[A:.*]] = memref.load %x[%[[I]]] : memref<?xf32>
+// CHECK-NEXT:      %[[C:.*]] = arith.constant 2.000000e+00 : f32
+// CHECK-NEXT:      %[[P:.*]] = arith.mulf %[[A]], %[[C]] : f32
+// CHECK-NEXT:      memref.store %[[P]], %[[OUT]][%[[I]]] : memref<?xf32>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return %[[OUT]] : memref<?xf32>
+
+// Reductions: outer loops over the kept dims, the accumulator carried through the
+// inner loops over the reduced dims.
+
+func.func @row_sums(%x: tensor<?x?xf64>) -> tensor<?xf64> {
+  %s = tc.sum %x axes = array<i64: 1> : tensor<?x?xf64> -> tensor<?xf64>
+  func.return %s : tensor<?xf64>
+}
+
+// CHECK-LABEL: func.func @row_sums(%x: memref<?x?xf64>) -> memref<?xf64> {
+// CHECK:         %[[N:.*]] = memref.dim %x, %{{.*}} : memref<?x?xf64>
+// CHECK-NEXT:    %[[K:.*]] = memref.dim %x, %{{.*}} : memref<?x?xf64>
+// CHECK-NEXT:    %[[OUT:.*]] = memref.alloc(%[[N]]) : memref<?xf64>
+// CHECK-NEXT:    scf.for %[[I:.*]] = %{{.*}} to %[[N]] step %{{.*}} {
+// CHECK-NEXT:      %[[INIT:.*]] = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:      %[[SUM:.*]] = scf.for %[[J:.*]] = %{{.*}} to %[[K]] step %{{.*}} iter_args(%[[ACC:.*]] = %[[INIT]]) -> (f64) {
+// CHECK-NEXT:        %[[V:.*]] = memref.load %x[%[[I]], %[[J]]] : memref<?x?xf64>
+// CHECK-NEXT:        %[[NEXT:.*]] = arith.addf %[[ACC]], %[[V]] : f64
+// CHECK-NEXT:        scf.yield %[[NEXT]] : f64
+// CHECK-NEXT:      }
+// CHECK-NEXT:      memref.store %[[SUM]], %[[OUT]][%[[I]]] : memref<?xf64>
+// CHECK-NEXT:    }
+
+// max has no identity: an empty reduction (with a non-empty result) is an error.
+
+func.func @col_max(%x: tensor<?x?xf32>) -> tensor<?xf32> {
+  %m = tc.max %x axes = array<i64: 0> : tensor<?x?xf32> -> tensor<?xf32>
+  func.return %m : tensor<?xf32>
+}
+
+// CHECK-LABEL: func.func @col_max(
+// CHECK:         cf.assert %{{.*}}, "tc.max: cannot reduce an empty set of elements (no identity)"
+// CHECK:         arith.constant 0xff800000 : f32
+// CHECK:         arith.maximumf
+
+// float64 matrix products call the BLAS runtime function; a 1-D operand is passed
+// as a K x 1 matrix.
+
+func.func @matvec(%a: tensor<?x?xf64>, %v: tensor<?xf64>) -> tensor<?xf64> {
+  %y = tc.matmul %a, %v : tensor<?x?xf64>, tensor<?xf64> -> tensor<?xf64>
+  func.return %y : tensor<?xf64>
+}
+
+// CHECK-LABEL: func.func @matvec(
+// CHECK:         cf.assert %{{.*}}, "tc.matmul: lhs dim 1 differs from rhs dim 0"
+// CHECK:         %[[B:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?xf64>
+// CHECK:         %[[C:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?xf64>
+// CHECK-NEXT:    func.call @tensorc_gemm_f64(%a, %[[B]], %[[C]], %{{.*}}) : (memref<?x?xf64>, memref<?x?xf64>, memref<?x?xf64>, index, index, index, index, index) -> ()
+
+// Non-splat constants are constant globals; a returned global is copied.
+
+func.func @table() -> tensor<3xi32> {
+  %t = tc.constant dense<[1, 2, 3]> : tensor<3xi32>
+  func.return %t : tensor<3xi32>
+}
+
+// CHECK:       "memref.global"() <{sym_name = "tc_constant_0", type = memref<3xi32>, initial_value = dense<[1, 2, 3]> : tensor<3xi32>, sym_visibility = "private", constant}>
+// CHECK-LABEL: func.func @table() -> memref<3xi32> {
+// CHECK:         %[[G:.*]] = memref.get_global @tc_constant_0 : memref<3xi32>
+// CHECK-NEXT:    %[[OUT:.*]] = memref.alloc() : memref<3xi32>
+// CHECK-NEXT:    scf.for
+// CHECK-NEXT:      memref.load %[[G]]
+// CHECK-NEXT:      memref.store
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return %[[OUT]] : memref<3xi32>
