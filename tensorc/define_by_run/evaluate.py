@@ -1,0 +1,131 @@
+"""Eager evaluation of recorded graph nodes with the reference interpreter.
+
+The define-by-run API builds ordinary frontend nodes (`tensorc.frontend.variable`)
+and computes each new node's value at once. Values never come from hand-written
+numpy: each node becomes its tc op (`trace.build_op` on placeholder SSA operands of
+the operand types) and runs through `interp.interpret_op`, the executable
+definition of tc semantics. Built ops are cached by the node's structure and source
+line, so a training loop that records the same nodes again reuses them.
+
+Leaves of eager graphs are `LeafNode`s: symbolic inputs that carry the array they
+stood for when they were recorded, and a weak reference to the eager variable that
+receives their gradient.
+
+This is the only define-by-run module that imports xDSL.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from xdsl.ir import Operation
+from xdsl.utils.test_value import create_ssa_value
+
+from tensorc.dialects import tc
+from tensorc.frontend.trace import build_op
+from tensorc.frontend.variable import TensorType
+from tensorc.frontend.variable import Variable as Node
+from tensorc.runtime import interp
+
+_OP_CACHE_LIMIT = 4096
+
+
+def leaf_type(array: np.ndarray) -> TensorType:
+    """The symbolic type of an eager leaf: its dtype, with dims of size 1 static
+    (they broadcast, as in numpy) and all other dims dynamic, so compiled code is
+    shared by every batch size (Theano's broadcastable pattern)."""
+    return TensorType(array.dtype, shape=tuple(1 if d == 1 else None for d in array.shape))
+
+
+class LeafNode(Node):
+    """A symbolic input standing for one eager array (`op == "input"`)."""
+
+    __slots__ = ("array", "_owner")
+
+    def __init__(self, array: np.ndarray, owner: object | None, name: str | None = None):
+        super().__init__("input", (), leaf_type(array), name=name)
+        self.array = array
+        self._owner = None if owner is None else weakref.ref(owner)
+
+    @property
+    def owner_variable(self) -> Any:
+        """The eager variable whose gradient this leaf accumulates (None if gone)."""
+        return None if self._owner is None else self._owner()
+
+
+def attrs_key(attrs: Mapping[str, Any]) -> Hashable:
+    """A hashable form of node attributes (constant values by dtype, shape, bytes)."""
+    return tuple(sorted((name, _value_key(value)) for name, value in attrs.items()))
+
+
+def _value_key(value: Any) -> Hashable:
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, list | tuple):
+        return tuple(_value_key(v) for v in value)
+    return value
+
+
+def type_key(node: Node) -> tuple[str, tuple[int | None, ...]]:
+    return (node.type.dtype, node.type.shape)
+
+
+_OPS: dict[Hashable, Operation] = {}
+
+
+def _op_for(node: Node) -> Operation:
+    """The tc op of `node` on placeholder operands (cached by structure and line)."""
+    key = (
+        node.op, attrs_key(node.attrs), type_key(node),
+        tuple(type_key(i) for i in node.inputs), node.loc.filename, node.loc.line,
+    )
+    op = _OPS.get(key)
+    if op is None:
+        if len(_OPS) >= _OP_CACHE_LIMIT:
+            _OPS.clear()
+        operands = [
+            create_ssa_value(tc.tensor_type(i.dtype, i.type.shape)) for i in node.inputs
+        ]
+        op = _OPS[key] = build_op(node, operands)
+    return op
+
+
+def pending(outputs: Iterable[Node], known: Mapping[int, np.ndarray]) -> list[Node]:
+    """Nodes `outputs` need whose values are not `known` (by id), operands first.
+    The walk stops at known nodes and leaves, so recording one step costs the size
+    of that step, not of the whole history."""
+    order: list[Node] = []
+    seen: set[int] = set(known)
+    stack: list[tuple[Node, bool]] = [(v, False) for v in outputs]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        if not isinstance(node, LeafNode):
+            stack.extend((i, False) for i in reversed(node.inputs) if id(i) not in seen)
+    return order
+
+
+def evaluate(outputs: Sequence[Node], known: dict[int, np.ndarray]) -> list[np.ndarray]:
+    """Values of `outputs`, given the values of some nodes in `known` (by id; new
+    values are added to it)."""
+    for node in pending(outputs, known):
+        if isinstance(node, LeafNode):
+            known[id(node)] = node.array
+            continue
+        if node.op in ("input", "shared"):
+            raise TypeError(
+                f"symbolic variable {node!r} ({node.type}, created at {node.loc}) has "
+                "no value: eager functions take tensorc.Variable or numpy arrays"
+            )
+        operands = [known[id(i)] for i in node.inputs]
+        known[id(node)] = interp.interpret_op(_op_for(node), operands)[0]
+    return [known[id(o)] for o in outputs]
