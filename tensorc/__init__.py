@@ -6,14 +6,16 @@
     f = theano.function([x], T.exp(x).sum())
 """
 
-from tensorc import tensor  # noqa: F401
+from tensorc import gradient, tensor  # noqa: F401
 from tensorc.config import config
 from tensorc.frontend.function import Function, In, function
 from tensorc.frontend.shared import SharedVariable, shared
+from tensorc.gradient import grad
 from tensorc.printing import pp
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Function", "In", "SharedVariable", "config", "function", "pp", "shared", "tensor",
+    "Function", "In", "SharedVariable", "config", "function", "grad", "gradient", "pp",
+    "shared", "tensor",
 ]

@@ -11,7 +11,9 @@ from tensorc.passes import PASSES
 
 PIPELINES: dict[str, str] = {
     # tensor-level optimization; the result is what f.maker.fgraph shows.
-    "tc": "tc-canonicalize,cse,dce",
+    # tc-autodiff first: the simplifications then clean up gradient code too, and
+    # fusion (later) makes composites, which have no VJP rule.
+    "tc": "tc-autodiff,tc-canonicalize,cse,dce",
     # tensors -> memrefs and loops; the C emitter consumes the result.
     "cpu": "tc-bufferize",
 }

@@ -950,6 +950,146 @@ class GradOp(TcOp):
             _check_kind(self, v, f"wrt #{i}", "f")
 
 
+@irdl_op_definition
+class StopGradientOp(TcOp):
+    """The identity on values; tc-autodiff sends no gradient through it (Theano's
+    `disconnected_grad`, or `zero_grad` with `connected`: `grad` then treats inputs
+    reached only through it as connected, with a zero gradient, instead of raising
+    DisconnectedInputError). tc-autodiff erases it after expanding every tc.grad.
+
+    Example:
+
+        %c = tc.stop_gradient %x : tensor<?xf64>
+    """
+
+    name = "tc.stop_gradient"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    result = result_def(T)
+    connected = opt_prop_def(UnitAttr)
+    traits = traits_def(Pure())
+    assembly_format = "$input (`connected` $connected^)? attr-dict `:` type($result)"
+
+    def __init__(self, input: SSAValue | Operation, connected: bool = False):
+        props = {"connected": UnitAttr()} if connected else {}
+        super().__init__(operands=[input], result_types=[SSAValue.get(input).type],
+                         properties=props)
+
+
+def _verify_slice_spec(op: Operation, rank: int, n_bounds: int, starts: Sequence[int],
+                       stops: Sequence[int], steps: Sequence[int]) -> None:
+    """starts/stops/steps of a slicing op: one entry per dim, nonzero steps, one
+    bounds operand per DYNAMIC start/stop."""
+    if not len(starts) == len(stops) == len(steps) == rank:
+        _fail(op, f"starts/stops/steps must each have {rank} entries")
+    if any(s == 0 for s in steps):
+        _fail(op, "slice step cannot be zero")
+    n_dynamic = sum(v == DYNAMIC for v in (*starts, *stops))
+    if n_bounds != n_dynamic:
+        _fail(op, f"expected {n_dynamic} bounds operands, got {n_bounds}")
+
+
+@irdl_op_definition
+class InsertSliceOp(TcOp):
+    """`dest` with the slice `dest[start:stop:step, ...]` replaced by `source`
+    (numpy `out = dest.copy(); out[slices] = source`). Slices are given as in
+    `tc.slice`; `source` must have the slice's shape (checked at run time). The
+    gradient of `tc.slice` inserts into zeros.
+
+    Example:
+
+        %y = tc.insert_slice %s into %x [%i] starts = array<i64: -9223372036854775808>
+               stops = array<i64: 4611686018427387904> steps = array<i64: 2>
+               : tensor<?xf64>, tensor<?xf64>, tensor<i64>
+    """
+
+    name = "tc.insert_slice"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    source = operand_def(TensorType)
+    dest = operand_def(T)
+    bounds = var_operand_def(TensorType)
+    result = result_def(T)
+    starts = prop_def(DenseArrayBase)
+    stops = prop_def(DenseArrayBase)
+    steps = prop_def(DenseArrayBase)
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$source `into` $dest `[` $bounds `]` `starts` `=` qualified($starts) "
+        "`stops` `=` qualified($stops) `steps` `=` qualified($steps) attr-dict "
+        "`:` type($source) `,` type($dest) `,` type($bounds)"
+    )
+
+    def __init__(self, source: SSAValue, dest: SSAValue, bounds: Sequence[SSAValue],
+                 starts: Sequence[int], stops: Sequence[int], steps: Sequence[int]):
+        super().__init__(
+            operands=[source, dest, list(bounds)], result_types=[dest.type],
+            properties={"starts": _i64_array(starts), "stops": _i64_array(stops),
+                        "steps": _i64_array(steps)},
+        )
+
+    def verify_(self) -> None:
+        src_t, dest_t = self.source.type, self.dest.type
+        assert isinstance(src_t, TensorType) and isinstance(dest_t, TensorType)
+        _verify_slice_spec(self, dest_t.get_num_dims(), len(self.bounds),
+                           self.starts.get_values(), self.stops.get_values(),
+                           self.steps.get_values())
+        for i, b in enumerate(self.bounds):
+            _check_dims_operand(self, b, f"bounds #{i}")
+        if (src_t.get_element_type() != dest_t.get_element_type()
+                or src_t.get_num_dims() != dest_t.get_num_dims()):
+            _fail(self, f"source {src_t} must be a rank-{dest_t.get_num_dims()} tensor "
+                        f"of {dest_t.get_element_type()}")
+
+
+@irdl_op_definition
+class ScatterAddOp(TcOp):
+    """`dest` plus `updates` added at integer-array indices of its leading dims
+    (numpy `out = dest.copy(); np.add.at(out, (i0, i1, ...), updates)`): repeated
+    indices accumulate. Indices are as in `tc.gather` (one shape S, negative wrap,
+    out of range is a run-time error); `updates` has shape S + dest.shape[k:]. The
+    gradient of `tc.gather`.
+
+    Example:
+
+        %y = tc.scatter_add %u into %x [%rows] : tensor<?x4xf64>, tensor<?x4xf64>,
+               tensor<?xi64>
+    """
+
+    name = "tc.scatter_add"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    updates = operand_def(TensorType)
+    dest = operand_def(T)
+    indices = var_operand_def(TensorType)
+    result = result_def(T)
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$updates `into` $dest `[` $indices `]` attr-dict "
+        "`:` type($updates) `,` type($dest) `,` type($indices)"
+    )
+
+    def __init__(self, updates: SSAValue, dest: SSAValue, indices: Sequence[SSAValue]):
+        super().__init__(operands=[updates, dest, list(indices)], result_types=[dest.type])
+
+    def verify_(self) -> None:
+        upd_t, dest_t = self.updates.type, self.dest.type
+        assert isinstance(upd_t, TensorType) and isinstance(dest_t, TensorType)
+        if not 1 <= len(self.indices) <= dest_t.get_num_dims():
+            _fail(self, f"needs 1 to {dest_t.get_num_dims()} index tensors, "
+                        f"got {len(self.indices)}")
+        index_t = self.indices[0].type
+        for i, idx in enumerate(self.indices):
+            _check_kind(self, idx, f"index #{i}", "i")
+            if idx.type != index_t:
+                _fail(self, f"index tensors must share one type: {index_t} vs {idx.type}")
+        assert isinstance(index_t, TensorType)
+        want = list(index_t.get_shape()) + list(dest_t.get_shape()[len(self.indices):])
+        if (upd_t.get_element_type() != dest_t.get_element_type()
+                or len(want) != upd_t.get_num_dims()
+                or not all(map(_dims_compatible, want, upd_t.get_shape()))):
+            _fail(self, f"updates must be {TensorType(dest_t.get_element_type(), want)}, "
+                        f"got {upd_t}")
+
+
 ELEMENTWISE_OPS: tuple[type, ...] = (
     NegOp, AbsOp, SignOp, NotOp, *FLOAT_UNARY_OPS.values(), *BINARY_OPS.values(),
     *COMPARE_OPS.values(), SelectOp, CastOp,
@@ -959,6 +1099,7 @@ ELEMENTWISE_OPS: tuple[type, ...] = (
 ALL_OPS: tuple[type, ...] = (
     *ELEMENTWISE_OPS, ConstantOp, BroadcastOp, *REDUCTION_OPS.values(), MatmulOp,
     TransposeOp, ReshapeOp, SliceOp, GatherOp, ConcatenateOp, DimOp, ArangeOp, GradOp,
+    StopGradientOp, InsertSliceOp, ScatterAddOp,
 )
 
 OPS_BY_NAME: dict[str, type] = {op.name.removeprefix("tc."): op for op in ALL_OPS}

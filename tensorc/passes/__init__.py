@@ -15,6 +15,7 @@ def _lazy(module: str, cls: str) -> Callable[[], type[ModulePass]]:
 
 
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
+    "tc-autodiff": _lazy("tensorc.passes.autodiff", "AutodiffPass"),
     "tc-canonicalize": _lazy("tensorc.passes.canonicalize", "CanonicalizePass"),
     "tc-bufferize": _lazy("tensorc.passes.bufferize", "BufferizePass"),
     "cse": _lazy("xdsl.transforms.common_subexpression_elimination", "CommonSubexpressionElimination"),

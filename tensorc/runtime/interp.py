@@ -387,6 +387,51 @@ def _arange(op: Operation, values: Values) -> Values:
         raise _shape_error(op, f"arange({start}, {stop}, {step}): {error}") from None
 
 
+def _stop_gradient(op: Operation, values: Values) -> Values:
+    return [values[0].copy()]
+
+
+def _slice_index(op: tc.SliceOp | tc.InsertSliceOp, bounds: Values) -> tuple[slice, ...]:
+    """The Python slices of a slicing op; dynamic starts come first, then stops."""
+    given = iter(int(v) for v in bounds)
+    starts = [next(given) if s == DYNAMIC else s for s in op.starts.get_values()]
+    stops = [next(given) if s == DYNAMIC else s for s in op.stops.get_values()]
+    return tuple(map(slice, starts, stops, op.steps.get_values()))
+
+
+def _insert_slice(op: Operation, values: Values) -> Values:
+    assert isinstance(op, tc.InsertSliceOp)
+    source, dest = values[0], values[1]
+    out = dest.copy()
+    index = _slice_index(op, values[2:])
+    if out[index].shape != source.shape:
+        raise _shape_error(op, f"source has shape {source.shape} but the slice of "
+                               f"dest {dest.shape} has shape {out[index].shape}")
+    out[index] = source
+    return [out]
+
+
+def _scatter_add(op: Operation, values: Values) -> Values:
+    updates, dest, indices = values[0], values[1], values[2:]
+    for axis, index in enumerate(indices):
+        if index.shape != indices[0].shape:
+            raise _shape_error(op, f"indices #{axis} has shape {index.shape} but "
+                                   f"indices #0 has shape {indices[0].shape}")
+        size = dest.shape[axis]
+        bad = index[(index < -size) | (index >= size)]
+        if bad.size:
+            raise _shape_error(op, f"index {bad[0]} is out of bounds for axis {axis} "
+                                   f"with size {size} (indices #{axis})")
+    want = indices[0].shape + dest.shape[len(indices):]
+    if updates.shape != want:
+        raise _shape_error(op, f"updates has shape {updates.shape}, indexing dest "
+                               f"{dest.shape} gives {want}")
+    out = dest.copy()
+    with np.errstate(all="ignore"):
+        np.add.at(out, tuple(indices), updates)
+    return [out]
+
+
 REFERENCE: dict[type[Operation], Reference] = {
     **{cls: _elementwise(fn) for cls, fn in _UNARY.items()},
     **{tc.FLOAT_UNARY_OPS[n]: _elementwise(fn) for n, fn in _FLOAT_UNARY.items()},
@@ -410,6 +455,9 @@ REFERENCE: dict[type[Operation], Reference] = {
     tc.ConcatenateOp: _concatenate,
     tc.DimOp: _dim,
     tc.ArangeOp: _arange,
+    tc.StopGradientOp: _stop_gradient,
+    tc.InsertSliceOp: _insert_slice,
+    tc.ScatterAddOp: _scatter_add,
 }
 """tc op class -> numpy implementation (every tc op except tc.grad)."""
 
