@@ -49,12 +49,17 @@ TensorType = tuple[np.dtype, int]
 
 def find_c_compiler(cc: str | None = None) -> tuple[str, ...]:
     """The C compiler command (argv prefix): `cc` if given, else `$TENSORC_CC`,
-    else `$CC`, else `cc` or `gcc` on PATH. CompilerNotFoundError if none runs."""
+    else the `cc` flag (`TENSORC_FLAGS=cc=...`), else `$CC`, else `cc` or `gcc` on
+    PATH. The value may carry arguments (`ccache gcc`). CompilerNotFoundError if
+    the chosen command is not on PATH."""
+    from tensorc.config import config
+
     configured = [
         (source, command)
         for source, command in (
             ("the cc argument", cc),
             ("$TENSORC_CC", os.environ.get("TENSORC_CC")),
+            ("TENSORC_FLAGS cc=", config.cc),
             ("$CC", os.environ.get("CC")),
         )
         if command
@@ -68,7 +73,7 @@ def find_c_compiler(cc: str | None = None) -> tuple[str, ...]:
     tried = ", ".join(f"{command!r} (from {source})" for source, command in candidates)
     raise CompilerNotFoundError(
         f"no C compiler found: tried {tried}. Install one (e.g. `apt install gcc`) "
-        "or set TENSORC_CC (or CC) to the compiler's path."
+        "or set TENSORC_CC (or TENSORC_FLAGS=cc=..., or CC) to the compiler's path."
     )
 
 

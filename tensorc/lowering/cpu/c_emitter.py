@@ -102,7 +102,7 @@ def c_string(text: str) -> str:
     parts: list[str] = []
     for byte in text.encode():
         char = chr(byte)
-        if char in '"\\?':
+        if char in '"\\' or char == "?" and parts[-1:] == ["?"]:  # no "??" trigraphs
             parts.append("\\" + char)
         elif 32 <= byte < 127:
             parts.append(char)
