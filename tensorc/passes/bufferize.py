@@ -428,6 +428,83 @@ def _shifted_copy(
     return body
 
 
+def _slice_axes(
+    fl: FunctionLowering, op: tc.InsertSliceOp, dims: Sequence[SSAValue]
+) -> list[tuple[SSAValue, SSAValue]]:
+    """(first index, length) per dim of a slicing op's slices of a tensor with `dims`;
+    dynamic starts come first in `bounds`, then stops."""
+    bounds = iter(op.bounds)
+
+    def read(values: Sequence[int]) -> list[int | SSAValue]:
+        return [fl.index_of(next(bounds)) if v == DYNAMIC_INDEX else v for v in values]
+
+    starts, stops = read(op.starts.get_values()), read(op.stops.get_values())
+    steps = op.steps.get_values()
+    return [_slice_axis(fl, *args) for args in zip(dims, starts, stops, steps)]
+
+
+def _lower_insert_slice(fl: FunctionLowering, op: tc.InsertSliceOp) -> SSAValue:
+    """A copy of dest, then source stored into the slice."""
+    axes = _slice_axes(fl, op, fl.dims(op.dest))
+    source_dims = fl.dims(op.source)
+    for axis, ((_, length), size) in enumerate(zip(axes, source_dims, strict=True)):
+        fl.check_equal(length, size, op, f"source dim {axis} differs from the slice length")
+    out = fl.copy(op.dest)
+    steps = op.steps.get_values()
+
+    def body(b: Builder, ivs: list[SSAValue], _: list[SSAValue]) -> list[SSAValue]:
+        target = []
+        for iv, (first, _), step in zip(ivs, axes, steps):
+            offset = emit(b, arith.MuliOp(iv, fl.index(step))) if step != 1 else iv
+            target.append(emit(b, arith.AddiOp(first, offset)))
+        _store(b, fl.element(b, op.source, ivs), out, target)
+        return []
+
+    fl.loops(source_dims, body)
+    return out
+
+
+def _scatter_target(
+    fl: FunctionLowering, op: tc.ScatterAddOp, b: Builder, ivs: list[SSAValue],
+    dest_dims: list[SSAValue], rank: int,
+) -> list[SSAValue]:
+    """The dest coordinates that update element `ivs` adds to (negatives wrap)."""
+    coords = []
+    for axis, index in enumerate(op.indices):
+        raw = emit(b, arith.IndexCastOp(fl.element(b, index, ivs[:rank]), IndexType()))
+        wrapped = emit(b, arith.AddiOp(raw, dest_dims[axis]))
+        value = select(b, cmpi(b, "slt", raw, fl.index(0)), wrapped, raw)
+        fl.check(cmpi(b, "ult", value, dest_dims[axis]), op,
+                 f"index #{axis} out of range for dest dim {axis} "
+                 "(index after wrapping negatives, dim size)", b)
+        coords.append(value)
+    return coords + ivs[rank:]
+
+
+def _lower_scatter_add(fl: FunctionLowering, op: tc.ScatterAddOp) -> SSAValue:
+    """A copy of dest, then each update added at its indexed position in order
+    (repeated indices accumulate)."""
+    indices = list(op.indices)
+    index_dims = _same_dims(fl, op, indices, [f"index #{i}" for i in range(len(indices))])
+    dest_dims, update_dims = fl.dims(op.dest), fl.dims(op.updates)
+    expected = index_dims + dest_dims[len(indices):]
+    for axis, (want, size) in enumerate(zip(expected, update_dims, strict=True)):
+        fl.check_equal(want, size, op, f"updates dim {axis} differs from the indexed shape")
+    out = fl.copy(op.dest)
+    element = _tensor_type(op.dest).get_element_type()
+    add = (arith.AddfOp if tc.is_float(element) else
+           arith.OrIOp if tc.is_bool(element) else arith.AddiOp)
+
+    def body(b: Builder, ivs: list[SSAValue], _: list[SSAValue]) -> list[SSAValue]:
+        target = _scatter_target(fl, op, b, ivs, dest_dims, len(index_dims))
+        old = emit(b, memref.LoadOp.get(out, target))
+        _store(b, emit(b, add(old, fl.element(b, op.updates, ivs))), out, target)
+        return []
+
+    fl.loops(update_dims, body)
+    return out
+
+
 # ---------------------------------------------------------------------------------
 # Reductions
 # ---------------------------------------------------------------------------------
@@ -791,10 +868,15 @@ LOWERINGS: dict[type[Operation], Lowering] = {
     tc.ConcatenateOp: _lower_concatenate,
     tc.DimOp: _lower_dim,
     tc.ArangeOp: _lower_arange,
+    tc.InsertSliceOp: _lower_insert_slice,
+    tc.ScatterAddOp: _lower_scatter_add,
 }  # type: ignore[dict-item]
 """tc op class -> lowering(state, op) -> memref (or Splat) of the op's result."""
 
-_HINTS: dict[str, str] = {"tc.grad": "; run tc-autodiff before tc-bufferize"}
+_HINTS: dict[str, str] = {
+    "tc.grad": "; run tc-autodiff before tc-bufferize",
+    "tc.stop_gradient": "; run tc-autodiff before tc-bufferize",
+}
 
 
 def _lower_tc_op(fl: FunctionLowering, op: Operation) -> None:
