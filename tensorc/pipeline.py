@@ -11,9 +11,10 @@ from tensorc.passes import PASSES
 
 PIPELINES: dict[str, str] = {
     # tensor-level optimization; the result is what f.maker.fgraph shows.
-    # tc-autodiff first: the simplifications then clean up gradient code too, and
-    # fusion (later) makes composites, which have no VJP rule.
-    "tc": "tc-autodiff,tc-canonicalize,cse,dce",
+    # tc-stabilize before tc-autodiff: gradients derive from the stable forms.
+    # tc-autodiff before the simplifications: they clean up gradient code too.
+    # tc-autodiff before fusion (later): a composite has no VJP rule.
+    "tc": "tc-stabilize,tc-autodiff,tc-canonicalize,cse,dce",
     # tensors -> memrefs and loops; the C emitter consumes the result.
     "cpu": "tc-bufferize",
 }
