@@ -279,6 +279,18 @@ def _symbolic(value: Any, known: dict[int, np.ndarray]) -> Any:
     return value
 
 
+def _static_ones(node: Node, value: np.ndarray, known: dict[int, np.ndarray]) -> Node:
+    """`node`, reshaped so that its dims of size 1 are static when its type left
+    them dynamic (e.g. `x[0:1]`): eager values then broadcast like numpy arrays,
+    as leaves do (`leaf_type`)."""
+    if all(not (d is None and n == 1) for d, n in zip(node.type.shape, value.shape)):
+        return node
+    dims = [1 if n == 1 else ops.dim(node, a) for a, n in enumerate(value.shape)]
+    static = ops.reshape(node, dims)
+    evaluate([static], known)
+    return static
+
+
 def record(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run the graph builder `build` on the nodes of `args` and evaluate the new
     nodes: a Variable per result node (a tuple if `build` returns several). A
@@ -293,6 +305,7 @@ def record(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
                    **{k: _symbolic(v, known) for k, v in kwargs.items()})
     nodes = list(result) if isinstance(result, list | tuple) else [result]
     values = evaluate(nodes, known)
+    nodes = [_static_ones(n, v, known) for n, v in zip(nodes, values)]
     wrapped = tuple(
         operands[id(n)] if id(n) in operands else Variable._computed(n, v)
         for n, v in zip(nodes, values)
