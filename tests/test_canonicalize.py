@@ -152,8 +152,10 @@ CONSTANTS = (
 
 
 @pytest.mark.parametrize("line,result_type", [
-    ("tc.sum %p axes = array<i64: 1> : tensor<2x3xf64> -> tensor<2xf64>", "tensor<2xf64>"),
-    ("tc.argmin %i axes = array<i64: 0, 1> : tensor<2x3xi32> -> tensor<i64>", "tensor<i64>"),
+    ("tc.sum %p axes = array<i64: 1> : tensor<2x3xf64> -> tensor<2xf64>",
+     "tensor<2xf64>"),
+    ("tc.argmin %i axes = array<i64: 0, 1> : tensor<2x3xi32> -> tensor<i64>",
+     "tensor<i64>"),
     ("tc.matmul %p, %w : tensor<2x3xf64>, tensor<3x2xf64> -> tensor<2x2xf64>",
      "tensor<2x2xf64>"),
     ("tc.transpose %i perm = array<i64: 1, 0> : tensor<2x3xi32> -> tensor<3x2xi32>",
@@ -164,7 +166,8 @@ CONSTANTS = (
     ("tc.lt %i, %j : tensor<2x3xi32> -> tensor<2x3xi1>", "tensor<2x3xi1>"),
     ("tc.gather %p[%k] : tensor<2x3xf64>, tensor<2x3xi32> -> tensor<2x3x3xf64>",
      "tensor<2x3x3xf64>"),
-    ("tc.concatenate %p, %q axis(0) : tensor<2x3xf64>, tensor<2x3xf64> -> tensor<4x3xf64>",
+    ("tc.concatenate %p, %q axis(0) : tensor<2x3xf64>, tensor<2x3xf64> -> "
+     "tensor<4x3xf64>",
      "tensor<4x3xf64>"),
     ("tc.slice %p[] starts = array<i64: 1, 2> stops = array<i64: -2, -3> steps = "
      "array<i64: -1, -1> : tensor<2x3xf64>, -> tensor<1x2xf64>", "tensor<1x2xf64>"),
@@ -202,7 +205,8 @@ def test_a_failing_fold_is_left_for_run_time() -> None:
     text = function("", "tensor<2xf64>",
                     "  %c = tc.constant dense<[1.0, 2.0]> : tensor<2xf64>\n"
                     "  %i = tc.constant dense<[0, 2]> : tensor<2xi64>\n"
-                    "  %r = tc.gather %c[%i] : tensor<2xf64>, tensor<2xi64> -> tensor<2xf64>",
+                    "  %r = tc.gather %c[%i] : tensor<2xf64>, tensor<2xi64> -> "
+                    "tensor<2xf64>",
                     "%r")
     module = canonicalize(text)
     assert "tc.gather" in body_ops(module)
@@ -244,7 +248,8 @@ def test_splat_value_sees_through_broadcasts_only() -> None:
 
 
 PROGRAM = """
-func.func @main(%x: tensor<?x3xf64>, %w: tensor<3x2xf64>) -> (tensor<?x2xf64>, tensor<?xi64>) {
+func.func @main(%x: tensor<?x3xf64>, %w: tensor<3x2xf64>)
+    -> (tensor<?x2xf64>, tensor<?xi64>) {
   %n = tc.dim %x[0] : tensor<?x3xf64>
   %c1 = tc.constant dense<1.0> : tensor<f64>
   %c2 = tc.constant dense<2.0> : tensor<f64>

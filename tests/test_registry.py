@@ -3,6 +3,7 @@ test enforces). A new registry adds one row to REGISTRIES."""
 
 from collections.abc import Callable, Mapping
 from importlib import import_module
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +29,9 @@ def test_every_tc_op_is_registered(name: str) -> None:
     assert not missing, f"{name} lacks {missing}"
     extra = [getattr(key, "name", key) for key in registry if key not in required]
     assert not extra, f"{name} has entries for ops it should not cover: {extra}"
+
+
+def test_every_tc_op_has_a_round_trip_test() -> None:
+    text = (Path(__file__).parent / "lit" / "dialect" / "roundtrip.mlir").read_text()
+    missing = [op.name for op in tc.ALL_OPS if f" = {op.name} " not in text]
+    assert not missing, f"tests/lit/dialect/roundtrip.mlir lacks {missing}"

@@ -336,27 +336,39 @@ def _reshape(op: Operation, values: Values) -> Values:
     return [x.reshape(shape).copy()]
 
 
+def _slice_index(
+    op: tc.SliceOp | tc.InsertSliceOp, bounds: Values
+) -> tuple[slice, ...]:
+    """The Python slices of a slicing op; dynamic starts come first, then stops."""
+    given = iter(int(v) for v in bounds)
+    starts = [next(given) if s == DYNAMIC else s for s in op.starts.get_values()]
+    stops = [next(given) if s == DYNAMIC else s for s in op.stops.get_values()]
+    return tuple(map(slice, starts, stops, op.steps.get_values()))
+
+
 def _slice(op: Operation, values: Values) -> Values:
     assert isinstance(op, tc.SliceOp)
-    bounds = iter(int(v) for v in values[1:])  # dynamic starts first, then stops
-    starts = [next(bounds) if s == DYNAMIC else s for s in op.starts.get_values()]
-    stops = [next(bounds) if s == DYNAMIC else s for s in op.stops.get_values()]
-    index = tuple(map(slice, starts, stops, op.steps.get_values()))
-    return [values[0][index].copy()]
+    return [values[0][_slice_index(op, values[1:])].copy()]
 
 
-def _gather(op: Operation, values: Values) -> Values:
-    x, indices = values[0], values[1:]
+def _check_indices(op: Operation, shape: tuple[int, ...], indices: Values) -> None:
+    """Index tensors of gather/scatter: one shape, each within its leading dim of
+    `shape` (negative indices wrap)."""
     for axis, index in enumerate(indices):
         if index.shape != indices[0].shape:
             raise _shape_error(op, f"indices #{axis} has shape {index.shape} but "
                                    f"indices #0 has shape {indices[0].shape}")
-        size = x.shape[axis]
+        size = shape[axis]
         wide = index.astype(np.int64)
         bad = wide[(wide < -size) | (wide >= size)]
         if bad.size:
             raise _shape_error(op, f"index {bad[0]} is out of bounds for axis {axis} "
                                    f"with size {size} (indices #{axis})")
+
+
+def _gather(op: Operation, values: Values) -> Values:
+    x, indices = values[0], values[1:]
+    _check_indices(op, x.shape, indices)
     return [np.array(x[tuple(indices)])]
 
 
@@ -391,14 +403,6 @@ def _stop_gradient(op: Operation, values: Values) -> Values:
     return [values[0].copy()]
 
 
-def _slice_index(op: tc.SliceOp | tc.InsertSliceOp, bounds: Values) -> tuple[slice, ...]:
-    """The Python slices of a slicing op; dynamic starts come first, then stops."""
-    given = iter(int(v) for v in bounds)
-    starts = [next(given) if s == DYNAMIC else s for s in op.starts.get_values()]
-    stops = [next(given) if s == DYNAMIC else s for s in op.stops.get_values()]
-    return tuple(map(slice, starts, stops, op.steps.get_values()))
-
-
 def _insert_slice(op: Operation, values: Values) -> Values:
     assert isinstance(op, tc.InsertSliceOp)
     source, dest = values[0], values[1]
@@ -413,15 +417,7 @@ def _insert_slice(op: Operation, values: Values) -> Values:
 
 def _scatter_add(op: Operation, values: Values) -> Values:
     updates, dest, indices = values[0], values[1], values[2:]
-    for axis, index in enumerate(indices):
-        if index.shape != indices[0].shape:
-            raise _shape_error(op, f"indices #{axis} has shape {index.shape} but "
-                                   f"indices #0 has shape {indices[0].shape}")
-        size = dest.shape[axis]
-        bad = index[(index < -size) | (index >= size)]
-        if bad.size:
-            raise _shape_error(op, f"index {bad[0]} is out of bounds for axis {axis} "
-                                   f"with size {size} (indices #{axis})")
+    _check_indices(op, dest.shape, indices)
     want = indices[0].shape + dest.shape[len(indices):]
     if updates.shape != want:
         raise _shape_error(op, f"updates has shape {updates.shape}, indexing dest "
@@ -516,7 +512,9 @@ def _arguments(
     return list(zip(inputs, args))
 
 
-def _argument(function: func.FuncOp, index: int, t: Attribute, arg: object) -> np.ndarray:
+def _argument(
+    function: func.FuncOp, index: int, t: Attribute, arg: object
+) -> np.ndarray:
     want = np.dtype(dtype_of(t))
     if isinstance(arg, np.ndarray) and arg.dtype != want:
         raise DTypeError(f"@{function.sym_name.data}: argument #{index} has dtype "

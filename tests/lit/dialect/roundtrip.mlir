@@ -194,3 +194,25 @@ func.func @gradient(%w: tensor<?xf64>, %u: tensor<3xf32>) -> (tensor<?xf64>, ten
 
 // GENERIC-LABEL: "func.func"() <{sym_name = "gradient", function_type = (tensor<?xf64>, tensor<3xf32>) -> (tensor<?xf64>, tensor<3xf32>)}> ({
 // GENERIC:       %gw, %gu = "tc.grad"(%cost, %w, %u) : (tensor<f64>, tensor<?xf64>, tensor<3xf32>) -> (tensor<?xf64>, tensor<3xf32>)
+
+// -----
+
+func.func @gradient_helpers(%x: tensor<?x4xf64>, %s: tensor<?x2xf64>, %n: tensor<i64>, %rows: tensor<3xi64>, %u: tensor<3x4xf64>) {
+  %stop = tc.stop_gradient %x : tensor<?x4xf64>
+  %zero = tc.stop_gradient %x connected : tensor<?x4xf64>
+  %ins = tc.insert_slice %s into %x[%n] starts = array<i64: -9223372036854775808, 0> stops = array<i64: 4611686018427387904, 4> steps = array<i64: 1, 2> : tensor<?x2xf64>, tensor<?x4xf64>, tensor<i64>
+  %sc = tc.scatter_add %u into %x[%rows] : tensor<3x4xf64>, tensor<?x4xf64>, tensor<3xi64>
+  func.return
+}
+
+// CHECK-LABEL: func.func @gradient_helpers(%x: tensor<?x4xf64>, %s: tensor<?x2xf64>, %n: tensor<i64>, %rows: tensor<3xi64>, %u: tensor<3x4xf64>) {
+// CHECK-NEXT:    %stop = tc.stop_gradient %x : tensor<?x4xf64>
+// CHECK-NEXT:    %zero = tc.stop_gradient %x connected : tensor<?x4xf64>
+// CHECK-NEXT:    %ins = tc.insert_slice %s into %x[%n] starts = array<i64: -9223372036854775808, 0> stops = array<i64: 4611686018427387904, 4> steps = array<i64: 1, 2> : tensor<?x2xf64>, tensor<?x4xf64>, tensor<i64>
+// CHECK-NEXT:    %sc = tc.scatter_add %u into %x[%rows] : tensor<3x4xf64>, tensor<?x4xf64>, tensor<3xi64>
+// CHECK-NEXT:    func.return
+
+// GENERIC-LABEL: "func.func"() <{sym_name = "gradient_helpers"
+// GENERIC:       %zero = "tc.stop_gradient"(%x) <{connected}> : (tensor<?x4xf64>) -> tensor<?x4xf64>
+// GENERIC:       %ins = "tc.insert_slice"(%s, %x, %n) <{starts = array<i64: -9223372036854775808, 0>, stops = array<i64: 4611686018427387904, 4>, steps = array<i64: 1, 2>}> : (tensor<?x2xf64>, tensor<?x4xf64>, tensor<i64>) -> tensor<?x4xf64>
+// GENERIC:       %sc = "tc.scatter_add"(%u, %x, %rows) : (tensor<3x4xf64>, tensor<?x4xf64>, tensor<3xi64>) -> tensor<?x4xf64>
