@@ -118,11 +118,11 @@ def _linear(x: Node, weight: Node, bias: Node | None, n_batch_axes: int) -> Node
     return shape_ops.reshape(y, [*batch, elemwise.dim(weight, 0)])
 
 
-def linear(x: Any, W: Any, b: Any = None, n_batch_axes: int = 1) -> Variable:  # noqa: N803
+def linear(x: Any, W: Any, b: Any = None,  # noqa: N803  (Chainer's names)
+           n_batch_axes: int = 1) -> Variable:
     """x W^T + b, with W of shape (out, in) (Chainer's convention); the axes of `x`
     after the first `n_batch_axes` are flattened into one."""
-    build = _widened(lambda x, W, b: _linear(x, W, b, n_batch_axes))  # noqa: N803
-    return record(build, x, W, b)
+    return record(_widened(_linear), x, W, b, n_batch_axes=n_batch_axes)
 
 
 def reshape(x: Any, shape: Sequence[int]) -> Variable:

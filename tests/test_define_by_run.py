@@ -208,7 +208,8 @@ CASES = {
     "log_softmax": (F.log_softmax, [_uniform(3, 4)]),
     "softmax_cross_entropy": (F.softmax_cross_entropy, [_uniform(4, 5), LABELS]),
     "softmax_cross_entropy_no_reduce": (
-        lambda x, t: F.softmax_cross_entropy(x, t, reduce="no"), [_uniform(4, 5), LABELS]),
+        lambda x, t: F.softmax_cross_entropy(x, t, reduce="no"),
+        [_uniform(4, 5), LABELS]),
     "mean_squared_error": (F.mean_squared_error, [_uniform(2, 3), _uniform(2, 3)]),
     "operators": (lambda x, y: (x**2 - 2 * x + 1) / y - abs(y) ** x + x @ y.T @ x,
                   [_uniform(2, 3), _uniform(2, 3, low=0.5)]),
@@ -308,7 +309,7 @@ def test_optimizer_rejects_non_parameters():
         optimizers.SGD().setup([tensorc.Variable([1.0]) * 2])
 
 
-# -- float16 ----------------------------------------------------------------------------
+# -- float16 --------------------------------------------------------------------------
 
 
 def test_float16_reductions_accumulate_in_float32(reference):
@@ -342,6 +343,19 @@ def test_symbolic_and_eager_gradients_agree():
     probs = T.nnet.softmax(T.dot(hidden, W2.T) + b2)
     cost = T.nnet.categorical_crossentropy(probs, st).mean()
     symbolic = tensorc.function([sx, st, W1, b1, W2, b2],
-                                T.grad(cost, [W1, b1, W2, b2]))
+                                T.grad(cost, [W1, b1, W2, b2]), mode="REFERENCE")
     for eager, want in zip(params, symbolic(x, t, *[p.data for p in params])):
         np.testing.assert_allclose(eager.grad, want, rtol=1e-10, atol=1e-12)
+
+
+def test_backward_cache_keeps_the_most_recently_used(reference, monkeypatch):
+    monkeypatch.setattr(BACKWARD_CACHE, "capacity", 2)
+    x = tensorc.Variable(np.array([0.5, 1.0]))
+    graphs = [F.sin, F.cos, F.exp]
+    before = compilations()
+    for build in graphs + graphs[-2:]:  # sin, cos, exp (evicts sin), cos, exp
+        F.sum(build(x)).backward()
+    assert compilations() - before == 3
+    F.sum(F.sin(x)).backward()
+    assert compilations() - before == 4
+    assert len(BACKWARD_CACHE.functions) <= 2

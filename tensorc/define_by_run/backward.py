@@ -14,6 +14,7 @@ A training loop that records the same computation each step compiles once.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,10 +69,11 @@ def structure(output: Node) -> GraphStructure:
 
 @dataclass
 class BackwardCache:
-    """Compiled backward functions by graph structure; `compilations` counts the
-    functions compiled since the last `clear()`."""
+    """Compiled backward functions by graph structure, the `capacity` most recently
+    used ones; `compilations` counts the functions compiled since `clear()`."""
 
-    functions: dict[Hashable, Any] = field(default_factory=dict)
+    capacity: int = 256
+    functions: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)
     compilations: int = 0
 
     def clear(self) -> None:
@@ -80,9 +82,13 @@ class BackwardCache:
 
     def get(self, graph: GraphStructure, output: Node) -> Any:
         function = self.functions.get(graph.key)
-        if function is None:
-            function = self.functions[graph.key] = _compile(graph, output)
-            self.compilations += 1
+        if function is not None:
+            self.functions.move_to_end(graph.key)
+            return function
+        function = self.functions[graph.key] = _compile(graph, output)
+        self.compilations += 1
+        if len(self.functions) > self.capacity:
+            self.functions.popitem(last=False)
         return function
 
 

@@ -37,7 +37,8 @@ def leaf_type(array: np.ndarray) -> TensorType:
     """The symbolic type of an eager leaf: its dtype, with dims of size 1 static
     (they broadcast, as in numpy) and all other dims dynamic, so compiled code is
     shared by every batch size (Theano's broadcastable pattern)."""
-    return TensorType(array.dtype, shape=tuple(1 if d == 1 else None for d in array.shape))
+    shape = tuple(1 if d == 1 else None for d in array.shape)
+    return TensorType(array.dtype, shape=shape)
 
 
 class LeafNode(Node):
@@ -45,7 +46,9 @@ class LeafNode(Node):
 
     __slots__ = ("array", "_owner")
 
-    def __init__(self, array: np.ndarray, owner: object | None, name: str | None = None):
+    def __init__(
+        self, array: np.ndarray, owner: object | None, name: str | None = None
+    ):
         super().__init__("input", (), leaf_type(array), name=name)
         self.array = array
         self._owner = None if owner is None else weakref.ref(owner)

@@ -46,6 +46,18 @@ def as_array(data: Any) -> np.ndarray:
     return array
 
 
+def _operators(build: Callable[[Any, Any], Node]) -> tuple[Any, Any]:
+    """The operator method `build(self, other)` and its reflection."""
+
+    def method(self: Variable, other: Any) -> Variable:
+        return record(build, self, other)
+
+    def reflected(self: Variable, other: Any) -> Variable:
+        return record(build, other, self)
+
+    return method, reflected
+
+
 class Variable:
     """An array with a recorded history (Chainer's `chainer.Variable`).
 
@@ -58,8 +70,9 @@ class Variable:
     # numpy must call our reflected operators (`array + v`) instead of iterating.
     __array_ufunc__ = None
 
-    def __init__(self, data: Any = None, name: str | None = None,
-                 requires_grad: bool = True):
+    def __init__(
+        self, data: Any = None, name: str | None = None, requires_grad: bool = True
+    ):
         if data is None:
             raise TypeError("Variable needs data (a numpy array or Python numbers)")
         array = as_array(data)
@@ -89,8 +102,8 @@ class Variable:
     def data(self, value: Any) -> None:
         if not self.is_leaf:
             raise TypeError(
-                "the data of a computed Variable cannot be replaced (it would no longer "
-                "match its recorded history); make a new Variable(data) instead"
+                "the data of a computed Variable cannot be replaced (it would no "
+                "longer match its recorded history); make a new Variable(data) instead"
             )
         array = as_array(value)
         if array is not self._data:
@@ -189,23 +202,30 @@ class Variable:
     __hash__ = object.__hash__
 
     # -- operators (the frontend's graph builders, evaluated at once) -------------
-    def __add__(self, other: Any) -> Variable: return record(ops.add, self, other)
-    def __radd__(self, other: Any) -> Variable: return record(ops.add, other, self)
-    def __sub__(self, other: Any) -> Variable: return record(ops.sub, self, other)
-    def __rsub__(self, other: Any) -> Variable: return record(ops.sub, other, self)
-    def __mul__(self, other: Any) -> Variable: return record(ops.mul, self, other)
-    def __rmul__(self, other: Any) -> Variable: return record(ops.mul, other, self)
-    def __truediv__(self, other: Any) -> Variable: return record(ops.true_div, self, other)
-    def __rtruediv__(self, other: Any) -> Variable: return record(ops.true_div, other, self)
-    def __floordiv__(self, other: Any) -> Variable: return record(ops.int_div, self, other)
-    def __rfloordiv__(self, other: Any) -> Variable: return record(ops.int_div, other, self)
-    def __mod__(self, other: Any) -> Variable: return record(ops.mod, self, other)
-    def __rmod__(self, other: Any) -> Variable: return record(ops.mod, other, self)
-    def __pow__(self, other: Any) -> Variable: return record(ops.pow, self, other)
-    def __rpow__(self, other: Any) -> Variable: return record(ops.pow, other, self)
-    def __neg__(self) -> Variable: return record(ops.neg, self)
-    def __pos__(self) -> Variable: return self
-    def __abs__(self) -> Variable: return record(ops.abs, self)
+    __add__, __radd__ = _operators(ops.add)
+    __sub__, __rsub__ = _operators(ops.sub)
+    __mul__, __rmul__ = _operators(ops.mul)
+    __truediv__, __rtruediv__ = _operators(ops.true_div)
+    __floordiv__, __rfloordiv__ = _operators(ops.int_div)
+    __mod__, __rmod__ = _operators(ops.mod)
+    __pow__, __rpow__ = _operators(ops.pow)
+    # Comparisons give bool Variables: values without gradients.
+    __lt__, _ = _operators(ops.lt)
+    __le__, _ = _operators(ops.le)
+    __gt__, _ = _operators(ops.gt)
+    __ge__, _ = _operators(ops.ge)
+    __eq__, _ = _operators(ops.eq)  # type: ignore[assignment]
+    __ne__, _ = _operators(ops.neq)  # type: ignore[assignment]
+    del _
+
+    def __neg__(self) -> Variable:
+        return record(ops.neg, self)
+
+    def __pos__(self) -> Variable:
+        return self
+
+    def __abs__(self) -> Variable:
+        return record(ops.abs, self)
 
     def __matmul__(self, other: Any) -> Variable:
         from tensorc import functions
@@ -216,14 +236,6 @@ class Variable:
         from tensorc import functions
 
         return functions.matmul(other, self)
-
-    # Comparisons give bool Variables: values without gradients.
-    def __lt__(self, other: Any) -> Variable: return record(ops.lt, self, other)
-    def __le__(self, other: Any) -> Variable: return record(ops.le, self, other)
-    def __gt__(self, other: Any) -> Variable: return record(ops.gt, self, other)
-    def __ge__(self, other: Any) -> Variable: return record(ops.ge, self, other)
-    def __eq__(self, other: Any) -> Variable: return record(ops.eq, self, other)  # type: ignore[override]
-    def __ne__(self, other: Any) -> Variable: return record(ops.neq, self, other)  # type: ignore[override]
 
     def __getitem__(self, key: Any) -> Variable:
         return record(ops.getitem, self, key)
@@ -264,8 +276,9 @@ def _symbolic(value: Any, known: dict[int, np.ndarray]) -> Any:
         known[id(value._node)] = value._data
         return value._node
     if isinstance(value, np.ndarray):
-        leaf = LeafNode(value, None)
-        known[id(leaf)] = value
+        array = as_array(value)
+        leaf = LeafNode(array, None)
+        known[id(leaf)] = array
         return leaf
     if isinstance(value, list | tuple) and any(
         isinstance(v, Variable | np.ndarray) for v in value
