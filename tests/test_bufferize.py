@@ -118,6 +118,17 @@ func.func @main(%x: tensor<?x4xf64>, %v: tensor<4xf64>, %n: tensor<i64>,
 }
 """
 
+GRADIENT_OPS_IR = """
+func.func @main(%s: tensor<?x1xf32>, %x: tensor<?x4xf32>, %i: tensor<?xi64>,
+                %u: tensor<?x4xf32>, %n: tensor<i64>) -> (tensor<?x4xf32>, tensor<?x4xf32>) {
+  %y = tc.insert_slice %s into %x [%n] starts = array<i64: -9223372036854775808, 1>
+         stops = array<i64: 4611686018427387904, 2> steps = array<i64: 2, 1>
+         : tensor<?x1xf32>, tensor<?x4xf32>, tensor<i64>
+  %z = tc.scatter_add %u into %x [%i] : tensor<?x4xf32>, tensor<?x4xf32>, tensor<?xi64>
+  func.return %y, %z : tensor<?x4xf32>, tensor<?x4xf32>
+}
+"""
+
 ALIASES_IR = """
 func.func @main(%x: tensor<?xf64>) -> (tensor<?xf64>, tensor<?xf64>, tensor<?xf64>,
                                        tensor<?xf64>) {
@@ -154,38 +165,42 @@ def lowered_op_names(module: ModuleOp) -> set[str]:
     return {op.name for op in module.walk() if op is not module}
 
 
-@pytest.fixture(scope="module", params=["elementwise", "structural"])
-def lowered(request: pytest.FixtureRequest) -> ModuleOp:
-    return bufferize({"elementwise": ELEMENTWISE_IR, "structural": STRUCTURAL_IR}[
-        request.param])
+PROGRAMS = {"elementwise": ELEMENTWISE_IR, "structural": STRUCTURAL_IR,
+            "gradient_ops": GRADIENT_OPS_IR}
+
+
+@pytest.fixture(scope="module", params=list(PROGRAMS))
+def lowered(request: pytest.FixtureRequest) -> tuple[ModuleOp, ModuleOp]:
+    """(the tc program, its bufferized form)."""
+    return parse(PROGRAMS[request.param]), bufferize(PROGRAMS[request.param])
 
 
 def test_registries_cover_every_op() -> None:
     assert set(ELEMENTWISE) == set(tc.ELEMENTWISE_OPS)
-    assert set(LOWERINGS) == set(tc.ALL_OPS) - {tc.GradOp}
+    # tc-autodiff expands tc.grad and erases tc.stop_gradient before bufferization
+    assert set(LOWERINGS) == set(tc.ALL_OPS) - {tc.GradOp, tc.StopGradientOp}
 
 
 def test_every_op_family_is_in_the_test_ir() -> None:
-    names = {op.name for text in (ELEMENTWISE_IR, STRUCTURAL_IR)
-             for op in parse(text).walk()}
+    names = {op.name for text in PROGRAMS.values() for op in parse(text).walk()}
     families = {"tc.neg", "tc.constant", "tc.broadcast", "tc.sum", "tc.argmax",
                 "tc.matmul", "tc.transpose", "tc.reshape", "tc.slice", "tc.gather",
                 "tc.concatenate", "tc.dim", "tc.arange", "tc.cast", "tc.select",
-                "tc.lt", "tc.floordiv"}
+                "tc.lt", "tc.floordiv", "tc.insert_slice", "tc.scatter_add"}
     assert families <= names
 
 
-def test_only_upstream_dialects_remain(lowered: ModuleOp) -> None:
-    names = lowered_op_names(lowered)
+def test_only_upstream_dialects_remain(lowered: tuple[ModuleOp, ModuleOp]) -> None:
+    names = lowered_op_names(lowered[1])
     assert not any(n.startswith("tc.") for n in names)
     extra = {n for n in names if not n.startswith(("arith.", "math."))} - UPSTREAM_OPS
     assert not extra
 
 
-def test_signature_is_memrefs_in_order(lowered: ModuleOp) -> None:
-    main = next(op for op in lowered.ops if isinstance(op, func.FuncOp)
+def test_signature_is_memrefs_in_order(lowered: tuple[ModuleOp, ModuleOp]) -> None:
+    original, bufferized = lowered
+    main = next(op for op in bufferized.ops if isinstance(op, func.FuncOp)
                 and op.sym_name.data == "main")
-    original = parse(ELEMENTWISE_IR if len(main.args) == 8 else STRUCTURAL_IR)
     before = next(op for op in original.ops if isinstance(op, func.FuncOp))
     for old, new in zip([*before.function_type.inputs, *before.function_type.outputs],
                         [*main.function_type.inputs, *main.function_type.outputs],
@@ -197,14 +212,14 @@ def test_signature_is_memrefs_in_order(lowered: ModuleOp) -> None:
         assert isinstance(new.memory_space, NoneAttr)
 
 
-def test_allocs_only_at_top_level(lowered: ModuleOp) -> None:
-    for op in lowered.walk():
+def test_allocs_only_at_top_level(lowered: tuple[ModuleOp, ModuleOp]) -> None:
+    for op in lowered[1].walk():
         if isinstance(op, memref.AllocOp):
             assert isinstance(op.parent_op(), func.FuncOp)
 
 
-def test_results_are_fresh_allocations(lowered: ModuleOp) -> None:
-    for op in lowered.walk():
+def test_results_are_fresh_allocations(lowered: tuple[ModuleOp, ModuleOp]) -> None:
+    for op in lowered[1].walk():
         if isinstance(op, func.ReturnOp):
             owners = [v.owner for v in op.arguments]
             assert all(isinstance(o, memref.AllocOp) for o in owners)
@@ -220,12 +235,12 @@ def test_arguments_and_repeated_results_are_copied() -> None:
     assert all(isinstance(v.owner, memref.AllocOp) for v in ret.arguments)
 
 
-def test_gemm_calls_are_declared(lowered: ModuleOp) -> None:
-    calls = [op for op in lowered.walk() if isinstance(op, func.CallOp)]
+def test_gemm_calls_are_declared(lowered: tuple[ModuleOp, ModuleOp]) -> None:
+    calls = [op for op in lowered[1].walk() if isinstance(op, func.CallOp)]
     for call in calls:
         assert call.callee.root_reference.data in ("tensorc_gemm_f32", "tensorc_gemm_f64")
         assert len(call.arguments) == 8
-    declared = {op.sym_name.data for op in lowered.ops
+    declared = {op.sym_name.data for op in lowered[1].ops
                 if isinstance(op, func.FuncOp) and op.is_declaration}
     assert declared == {c.callee.root_reference.data for c in calls}
 
@@ -303,6 +318,16 @@ def test_op_without_lowering_raises_lowering_error(monkeypatch: pytest.MonkeyPat
         BufferizePass().apply(make_context(), module)
 
 
+def test_stop_gradient_must_be_erased_by_autodiff() -> None:
+    module = parse("""
+    func.func @main(%x: tensor<?xf64>) -> tensor<?xf64> {
+      %y = tc.stop_gradient %x : tensor<?xf64>
+      func.return %y : tensor<?xf64>
+    }""")
+    with pytest.raises(LoweringError, match="tc.stop_gradient.*tc-autodiff"):
+        BufferizePass().apply(make_context(), module)
+
+
 def test_non_tc_op_on_tensors_raises_lowering_error() -> None:
     module = parse("""
     func.func @id(%x: tensor<?xf64>) -> tensor<?xf64> {
@@ -339,9 +364,9 @@ def _mlir_opt() -> str | None:
 
 
 @pytest.mark.skipif(_mlir_opt() is None, reason="mlir-opt (mlir-22-tools) not installed")
-def test_mlir_opt_verifies_bufferized_ir(lowered: ModuleOp) -> None:
+def test_mlir_opt_verifies_bufferized_ir(lowered: tuple[ModuleOp, ModuleOp]) -> None:
     mlir_opt = _mlir_opt()
     assert mlir_opt is not None
-    done = subprocess.run([mlir_opt, "--verify-each"], input=str(lowered),
+    done = subprocess.run([mlir_opt, "--verify-each"], input=str(lowered[1]),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
