@@ -290,3 +290,14 @@ def test_no_value_changes_type() -> None:
     CanonicalizePass().apply(CTX, module)
     assert [v.type for v in returned.operands] == types
     module.verify()
+
+
+def test_a_slice_whose_type_disagrees_with_its_bounds_is_not_folded() -> None:
+    text = function("", "tensor<3000xf64>",
+                    "  %c = tc.constant dense<1.0> : tensor<4000xf64>\n"
+                    "  %r = tc.slice %c[] starts = array<i64: 0> stops = array<i64: 2> "
+                    "steps = array<i64: 1> : tensor<4000xf64>, -> tensor<3000xf64>", "%r")
+    module = canonicalize(text)
+    assert "tc.slice" in body_ops(module)
+    with pytest.raises(ShapeError, match="result dim 0 is 2, but its type"):
+        run_function(module, [])

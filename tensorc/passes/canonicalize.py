@@ -6,7 +6,7 @@ Postconditions: the module verifies, and every value keeps its exact type.
 - An op whose operands are all `tc.constant` is replaced by a `tc.constant` holding
   the reference interpreter's result. This happens when the result type is static
   and has at most `MAX_FOLDED_ELEMENTS` elements, or when the result is a splat of
-  splat operands (elementwise, broadcast, reshape, transpose, slice). A result whose
+  splat operands (elementwise, broadcast, reshape, transpose). A result whose
   elements are all equal is stored as a splat. Ops whose evaluation fails (e.g. a
   gather index out of range) are left alone, so the error surfaces at run time.
 - The identities of `PATTERNS` hold no more (`x * 1`, `x + 0`, `neg(neg(x))`, ...).
@@ -49,9 +49,11 @@ MAX_FOLDED_ELEMENTS = 1024
 """Largest non-splat result that constant folding materializes."""
 
 _SPLAT_PRESERVING: tuple[type[Operation], ...] = (
-    *tc.ELEMENTWISE_OPS, tc.BroadcastOp, tc.ReshapeOp, tc.TransposeOp, tc.SliceOp,
+    *tc.ELEMENTWISE_OPS, tc.BroadcastOp, tc.ReshapeOp, tc.TransposeOp,
 )
-"""Ops whose result is a splat when all their operands are splats."""
+"""Ops whose result is a splat when all their operands are splats, and whose static
+types alone guarantee that they succeed (the verifier checks their shapes; not so
+for tc.slice, whose static result type may disagree with its bounds)."""
 
 
 def _all_equal(raw: bytes, count: int) -> bool:
