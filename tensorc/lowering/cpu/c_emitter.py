@@ -30,7 +30,8 @@ calls `super().emit_op(op)`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import singledispatchmethod
 from io import StringIO
@@ -230,12 +231,27 @@ class CEmitter(BasePrinter):
         self._line("")
         self._line(self.entry_signature(symbol) + " {")
         with self.indented():
-            self._bind_inputs(op.body.block.args)
-            needs_exit = self._declare_allocs(op)
-            self._emit_block(op.body.block)
+            declarations = self._bind_inputs(op.body.block.args)
+            with self._captured() as body:
+                needs_exit = self._declare_allocs(op)
+                self._emit_block(op.body.block)
+            # unpack only the inputs and dims the body reads (no unused variables)
+            for name, line in declarations:
+                if re.search(rf"\b{name}\b", body.getvalue()):
+                    self._line(line)
+            self.print_string(body.getvalue(), indent=0)
         if needs_exit:
             self._emit_failure_exit()
         self._line("}\n")
+
+    @contextmanager
+    def _captured(self) -> Iterator[StringIO]:
+        """Print into a buffer instead of the stream for the duration."""
+        saved, self.stream = self.stream, StringIO()
+        try:
+            yield self.stream
+        finally:
+            self.stream = saved
 
     def _begin_function(self) -> None:
         self._exprs.clear()
@@ -244,8 +260,10 @@ class CEmitter(BasePrinter):
         self._names = set(self._module_names) | self.RESERVED_NAMES
         self._counter = 0
 
-    def _bind_inputs(self, args: Sequence[SSAValue]) -> None:
-        """Unpack `in_data`/`in_shapes`; static dims are checked, not trusted."""
+    def _bind_inputs(self, args: Sequence[SSAValue]) -> list[tuple[str, str]]:
+        """Check static input dims now (they are not trusted) and return the
+        (name, declaration) pairs that unpack `in_data`/`in_shapes`."""
+        declarations: list[tuple[str, str]] = []
         offset = 0
         for index, arg in enumerate(args):
             if not isinstance(arg.type, MemRefType):
@@ -258,20 +276,26 @@ class CEmitter(BasePrinter):
                 source = f"in_shapes[{offset + axis}]"
                 if size == DYNAMIC_INDEX:
                     dims.append(self._fresh_derived(f"{name}_d{axis}"))
-                    self._line(f"const int64_t {dims[-1]} = {source};")
+                    declarations.append((dims[-1], f"const int64_t {dims[-1]} = {source};"))
                     continue
                 dims.append(str(size))
-                self._line(f"if ({source} != {size}) {{")
-                self._line(
-                    f"    tensorc_fail_input(err, err_len, {index}, {axis}, "
-                    f"(long long){source}, {size});"
-                )
-                self._line(f"    return {STATUS_ASSERT};")
-                self._line("}")
+                self._emit_input_check(index, axis, source, size)
             offset += t.get_num_dims()
             declaration = self.memref_declaration(element, name)
-            self._line(f"{declaration} = ({element.storage} *)in_data[{index}];")
+            line = f"{declaration} = ({element.storage} *)in_data[{index}];"
+            declarations.append((name, line))
             self._memrefs[arg] = MemrefView(name, tuple(dims), element)
+        return declarations
+
+    def _emit_input_check(self, index: int, axis: int, source: str, size: int) -> None:
+        self._line(f"if ({source} != {size}) {{")
+        with self.indented():
+            self._line(
+                f"tensorc_fail_input(err, err_len, {index}, {axis}, "
+                f"(long long){source}, {size});"
+            )
+            self._line(f"return {STATUS_ASSERT};")
+        self._line("}")
 
     def memref_declaration(self, element: CScalarType, name: str) -> str:
         """Declarator of a memref data pointer (CUDA adds address spaces here)."""
@@ -437,6 +461,15 @@ class CEmitter(BasePrinter):
         if t.get_num_dims() != len(source.dims):
             raise LoweringError(f"memref.cast changes the rank{_where(op)}")
         self._memrefs[op.dest] = source
+
+    @emit_op.register
+    def _(self, op: memref.CopyOp) -> None:
+        source, target = self._view(op.source), self._view(op.destination)
+        if target.readonly or len(source.dims) != len(target.dims):
+            raise LoweringError(f"memref.copy into a constant or another rank{_where(op)}")
+        count = " * ".join(f"(size_t){dim}" for dim in source.dims) or "1"
+        element = f"sizeof({source.element.storage})"
+        self._line(f"memcpy({target.data}, {source.data}, {count} * {element});")
 
     def _view(self, value: SSAValue) -> MemrefView:
         view = self._memrefs.get(value)

@@ -127,6 +127,22 @@ def _unsigned(t: CScalarType, x: str) -> str:
     return f"(uint{max(t.bits, 8)}_t){x}"
 
 
+def _bare(x: str) -> str:
+    """An operand without its outer parentheses, for a call argument slot."""
+    if not (x.startswith("(") and x.endswith(")")):
+        return x
+    depth = 0
+    for position, char in enumerate(x):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return x[1:-1] if position == len(x) - 1 else x
+    return x
+
+
+def _call(function: str, args: Sequence[str]) -> str:
+    return f"{function}({', '.join(_bare(a) for a in args)})"
+
+
 def _helper_suffix(t: CScalarType) -> str:
     return "i8" if t.bits == 1 else t.suffix
 
@@ -150,7 +166,7 @@ def _float_call(name: str) -> ExprBuilder:
 
     def build(op: Operation, args: Sequence[str]) -> str:
         t = _result_type(op)
-        return _round(t, f"{_libm(name, t)}({', '.join(args)})")
+        return _round(t, _call(_libm(name, t), args))
 
     return build
 
@@ -161,7 +177,7 @@ def _float_helper(name: str) -> ExprBuilder:
     def build(op: Operation, args: Sequence[str]) -> str:
         t = _result_type(op)
         suffix = "f64" if t is _F64 else "f32"
-        return _round(t, f"tc_{name}_{suffix}({', '.join(args)})")
+        return _round(t, _call(f"tc_{name}_{suffix}", args))
 
     return build
 
@@ -169,7 +185,7 @@ def _float_helper(name: str) -> ExprBuilder:
 def _rsqrt(op: Operation, args: Sequence[str]) -> str:
     t = _result_type(op)
     one = "1.0" if t is _F64 else "1.0f"
-    return _round(t, f"{one} / {_libm('sqrt', t)}({args[0]})")
+    return _round(t, f"{one} / {_call(_libm('sqrt', t), args)}")
 
 
 def _fpowi(op: Operation, args: Sequence[str]) -> str:
@@ -206,7 +222,7 @@ def _int_helper(name: str, signed: bool) -> ExprBuilder:
     def build(op: Operation, args: Sequence[str]) -> str:
         t = _result_type(op)
         views = [_signed(t, a) for a in args] if signed else list(args)
-        call = f"tc_{name}_{_helper_suffix(t)}({', '.join(views)})"
+        call = _call(f"tc_{name}_{_helper_suffix(t)}", views)
         return _wrap(t, call) if t.bits == 1 else call
 
     return build
@@ -405,7 +421,7 @@ def _bitcast(op: Operation, args: Sequence[str]) -> str:
         raise LoweringError(f"arith.bitcast between widths: {op}")
     if source.is_float == target.is_float:
         return args[0]
-    return f"tc_bitcast_{source.suffix}_{target.suffix}({args[0]})"
+    return _call(f"tc_bitcast_{source.suffix}_{target.suffix}", args)
 
 
 # endregion
