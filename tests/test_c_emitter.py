@@ -55,7 +55,9 @@ def elementwise_module(input_types: Sequence[str], ops: Sequence[Op]) -> str:
         "  %c1 = arith.constant 1 : index",
         f"  %n = memref.dim %in0, %c0 : memref<?x{input_types[0]}>",
     ]
-    lines += [f"  %out{j} = memref.alloc(%n) : memref<?x{t}>" for j, (_, t) in enumerate(ops)]
+    lines += [
+        f"  %out{j} = memref.alloc(%n) : memref<?x{t}>" for j, (_, t) in enumerate(ops)
+    ]
     lines.append("  scf.for %i = %c0 to %n step %c1 {")
     loaded = [f"%x{k}" for k in range(len(input_types))]
     lines += [
@@ -106,11 +108,15 @@ def check(
         ok = np.isclose(wide_got, wide_want, rtol=rtol, atol=atol, equal_nan=True)
         ok |= wide_got == wide_want  # infinities
     else:
-        ok = (got == want) | (np.isnan(got) & np.isnan(want) if got.dtype.kind == "f" else False)
+        ok = (got == want) | (
+            np.isnan(got) & np.isnan(want) if got.dtype.kind == "f" else False
+        )
     if np.all(ok):
         return None
     bad = np.flatnonzero(~ok)[:4]
-    return f"{name}: at {bad.tolist()} got {got[bad].tolist()} want {want[bad].tolist()}"
+    return (
+        f"{name}: at {bad.tolist()} got {got[bad].tolist()} want {want[bad].tolist()}"
+    )
 
 
 def assert_all(failures: Sequence[str | None]) -> None:
@@ -151,7 +157,10 @@ def test_shared_values_are_temporaries_single_uses_inline() -> None:
     assert not re.search(r"\by_\d", source)
     assert re.search(r"double acc_\d+ = 0\.0;", source)
     assert re.search(r"acc_\d+ = acc_\d+ \+ z_\d+;", source)
-    assert "int tensorc_entry_main(void *const *in_data, const int64_t *in_shapes" in source
+    assert (
+        "int tensorc_entry_main(void *const *in_data, const int64_t *in_shapes"
+        in source
+    )
     assert "void tensorc_free(void *p)" in source
     assert "scipy_cblas" not in source  # BLAS only when the module calls gemm
 
@@ -257,8 +266,28 @@ def test_contract_violations_raise() -> None:
 # endregion
 # region float ops vs numpy
 
-SPECIALS = [np.nan, np.inf, -np.inf, 0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 1.0, -1.0,
-            0.9, -0.9, 3.0, 1e-3, 100.0, -100.0, 2.0e4, -0.30000001]
+SPECIALS = [
+    np.nan,
+    np.inf,
+    -np.inf,
+    0.0,
+    -0.0,
+    0.5,
+    -0.5,
+    1.5,
+    2.5,
+    -2.5,
+    1.0,
+    -1.0,
+    0.9,
+    -0.9,
+    3.0,
+    1e-3,
+    100.0,
+    -100.0,
+    2.0e4,
+    -0.30000001,
+]
 
 
 def float_inputs(dtype: str, count: int = 3) -> list[np.ndarray]:
@@ -324,7 +353,9 @@ BINARY_APPROX: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 APPROX_RTOL = {"float16": 2e-3, "float32": 4e-6, "float64": 1e-13}
 
 
-def reference(dtype: str, function: Callable[..., np.ndarray], *args: np.ndarray) -> np.ndarray:
+def reference(
+    dtype: str, function: Callable[..., np.ndarray], *args: np.ndarray
+) -> np.ndarray:
     """numpy's result for `dtype`; f16 and the erf helper computed in float64 and
     rounded once where numpy has no float16 loop of its own."""
     with np.errstate(all="ignore"):
@@ -338,12 +369,18 @@ def test_float_unary_ops_match_numpy(dtype: str) -> None:
     ops = [(f"{name} {{0}} : {t}", t) for name in table]
     (x,) = float_inputs(dtype, 1)
     outputs = run_elementwise([t], ops, [x])
-    assert_all([
-        check(f"{name} {dtype}", got, reference(dtype, table[name], x),
-              rtol=0.0 if name in UNARY_EXACT else APPROX_RTOL[dtype],
-              atol=0.0 if name in UNARY_EXACT else APPROX_RTOL[dtype] * 1e-3)
-        for name, got in zip(table, outputs, strict=True)
-    ])
+    assert_all(
+        [
+            check(
+                f"{name} {dtype}",
+                got,
+                reference(dtype, table[name], x),
+                rtol=0.0 if name in UNARY_EXACT else APPROX_RTOL[dtype],
+                atol=0.0 if name in UNARY_EXACT else APPROX_RTOL[dtype] * 1e-3,
+            )
+            for name, got in zip(table, outputs, strict=True)
+        ]
+    )
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -362,17 +399,22 @@ def test_float_binary_ops_match_numpy(dtype: str) -> None:
     want.append(reference(dtype, lambda: np.power(wide[0], power.astype(np.float64))))
     names = [*table, "math.fma", "math.fpowi"]
     rtol = APPROX_RTOL[dtype]
-    assert_all([
-        check(f"{name} {dtype}", got, w, rtol=0.0 if name in BINARY_EXACT else rtol)
-        for name, got, w in zip(names, outputs, want, strict=True)
-    ])
+    assert_all(
+        [
+            check(f"{name} {dtype}", got, w, rtol=0.0 if name in BINARY_EXACT else rtol)
+            for name, got, w in zip(names, outputs, want, strict=True)
+        ]
+    )
 
 
 def test_maximumf_propagates_nan_and_orders_signed_zeros() -> None:
     nan, inf = np.nan, np.inf
     x = np.array([nan, 1.0, nan, -0.0, 0.0, -inf], np.float64)
     y = np.array([1.0, nan, nan, 0.0, -0.0, inf], np.float64)
-    ops = [("arith.maximumf {0}, {1} : f64", "f64"), ("arith.minimumf {0}, {1} : f64", "f64")]
+    ops = [
+        ("arith.maximumf {0}, {1} : f64", "f64"),
+        ("arith.minimumf {0}, {1} : f64", "f64"),
+    ]
     high, low = run_elementwise(["f64", "f64"], ops, [x, y])
     np.testing.assert_array_equal(high, [nan, nan, nan, 0.0, 0.0, inf])
     np.testing.assert_array_equal(np.signbit(high[3:5]), [False, False])
@@ -388,19 +430,36 @@ def test_float_comparisons_all_predicates(dtype: str) -> None:
     unordered = np.isnan(x) | np.isnan(y)
     with np.errstate(all="ignore"):
         table = {
-            "false": np.zeros_like(unordered), "oeq": x == y, "ogt": x > y,
-            "oge": x >= y, "olt": x < y, "ole": x <= y, "one": (x < y) | (x > y),
-            "ord": ~unordered, "ueq": (x == y) | unordered, "ugt": ~(x <= y),
-            "uge": ~(x < y), "ult": ~(x >= y), "ule": ~(x > y), "une": x != y,
-            "uno": unordered, "true": np.ones_like(unordered),
+            "false": np.zeros_like(unordered),
+            "oeq": x == y,
+            "ogt": x > y,
+            "oge": x >= y,
+            "olt": x < y,
+            "ole": x <= y,
+            "one": (x < y) | (x > y),
+            "ord": ~unordered,
+            "ueq": (x == y) | unordered,
+            "ugt": ~(x <= y),
+            "uge": ~(x < y),
+            "ult": ~(x >= y),
+            "ule": ~(x > y),
+            "une": x != y,
+            "uno": unordered,
+            "true": np.ones_like(unordered),
         }
     ops = [(f"arith.cmpf {p}, {{0}}, {{1}} : {t}", "i1") for p in table]
     outputs = run_elementwise([t, t], ops, [x, y])
-    assert_all([check(f"cmpf {p}", got, want) for (p, want), got in zip(table.items(), outputs)])
+    assert_all(
+        [
+            check(f"cmpf {p}", got, want)
+            for (p, want), got in zip(table.items(), outputs, strict=True)
+        ]
+    )
 
 
 # endregion
 # region integer and bool ops vs numpy / exact integer references
+
 
 def int_inputs(dtype: str) -> tuple[np.ndarray, np.ndarray]:
     info = np.iinfo(dtype)
@@ -467,15 +526,18 @@ def test_integer_binary_ops_exact(dtype: str) -> None:
     t, bits = MLIR[dtype], np.iinfo(dtype).bits
     table = int_references(bits)
     ops = [
-        (f"{'math' if n == 'ipowi' else 'arith'}.{n} {{0}}, {{1}} : {t}", t) for n in table
+        (f"{'math' if n == 'ipowi' else 'arith'}.{n} {{0}}, {{1}} : {t}", t)
+        for n in table
     ]
     x, y = int_inputs(dtype)
     outputs = run_elementwise([t, t], ops, [x, y])
-    pairs = list(zip(x.tolist(), y.tolist()))
-    assert_all([
-        check(name, got, np.array([_wrap(f(a, b), bits) for a, b in pairs], dtype))
-        for (name, f), got in zip(table.items(), outputs, strict=True)
-    ])
+    pairs = list(zip(x.tolist(), y.tolist(), strict=True))
+    assert_all(
+        [
+            check(name, got, np.array([_wrap(f(a, b), bits) for a, b in pairs], dtype))
+            for (name, f), got in zip(table.items(), outputs, strict=True)
+        ]
+    )
 
 
 @pytest.mark.parametrize("dtype", INTS)
@@ -484,15 +546,31 @@ def test_integer_ops_agree_with_numpy(dtype: str) -> None:
     MIN // -1 included)."""
     t = MLIR[dtype]
     x, y = int_inputs(dtype)
-    ops = [(f"arith.{n} {{0}}, {{1}} : {t}", t) for n in
-           ("addi", "subi", "muli", "floordivsi", "maxsi", "minsi", "xori")]
+    ops = [
+        (f"arith.{n} {{0}}, {{1}} : {t}", t)
+        for n in ("addi", "subi", "muli", "floordivsi", "maxsi", "minsi", "xori")
+    ]
     ops.append((f"math.absi {{0}} : {t}", t))
     ops.append((f"arith.remsi {{0}}, {{1}} : {t}", t))
     with np.errstate(all="ignore"):
-        want = [x + y, x - y, x * y, np.floor_divide(x, y), np.maximum(x, y),
-                np.minimum(x, y), x ^ y, np.abs(x), np.fmod(x, y)]
+        want = [
+            x + y,
+            x - y,
+            x * y,
+            np.floor_divide(x, y),
+            np.maximum(x, y),
+            np.minimum(x, y),
+            x ^ y,
+            np.abs(x),
+            np.fmod(x, y),
+        ]
     outputs = run_elementwise([t, t], ops, [x, y])
-    assert_all([check(text, got, w) for (text, _), got, w in zip(ops, outputs, want)])
+    assert_all(
+        [
+            check(text, got, w)
+            for (text, _), got, w in zip(ops, outputs, want, strict=True)
+        ]
+    )
 
 
 @pytest.mark.parametrize("dtype", INTS)
@@ -503,24 +581,40 @@ def test_integer_unary_ops_and_comparisons(dtype: str) -> None:
     ux, uy = x.view(unsigned), y.view(unsigned)
     table = {
         "math.ctlz": [bits - int(v).bit_length() for v in ux.tolist()],
-        "math.cttz": [(int(v) & -int(v)).bit_length() - 1 if v else bits for v in ux.tolist()],
+        "math.cttz": [
+            (int(v) & -int(v)).bit_length() - 1 if v else bits for v in ux.tolist()
+        ],
         "math.ctpop": [int(v).bit_count() for v in ux.tolist()],
     }
     ops = [(f"{n} {{0}} : {t}", t) for n in table]
     compares = {
-        "eq": x == y, "ne": x != y, "slt": x < y, "sle": x <= y, "sgt": x > y,
-        "sge": x >= y, "ult": ux < uy, "ule": ux <= uy, "ugt": ux > uy, "uge": ux >= uy,
+        "eq": x == y,
+        "ne": x != y,
+        "slt": x < y,
+        "sle": x <= y,
+        "sgt": x > y,
+        "sge": x >= y,
+        "ult": ux < uy,
+        "ule": ux <= uy,
+        "ugt": ux > uy,
+        "uge": ux >= uy,
     }
     ops += [(f"arith.cmpi {p}, {{0}}, {{1}} : {t}", "i1") for p in compares]
     outputs = run_elementwise([t, t], ops, [x, y])
     wants = [np.array(v, dtype) for v in table.values()] + list(compares.values())
-    assert_all([check(text, got, w) for (text, _), got, w in zip(ops, outputs, wants)])
+    assert_all(
+        [
+            check(text, got, w)
+            for (text, _), got, w in zip(ops, outputs, wants, strict=True)
+        ]
+    )
 
 
 def test_division_guarded_like_bufferize_gives_numpy_results() -> None:
     """The IR guards a zero divisor with select (numpy: x // 0 == 0, x % 0 == 0)."""
     text = """
-    func.func @main(%a: memref<?xi32>, %b: memref<?xi32>) -> (memref<?xi32>, memref<?xi32>) {
+    func.func @main(%a: memref<?xi32>, %b: memref<?xi32>)
+        -> (memref<?xi32>, memref<?xi32>) {
       %c0 = arith.constant 0 : index
       %c1 = arith.constant 1 : index
       %zero = arith.constant 0 : i32
@@ -570,11 +664,27 @@ def test_bool_ops() -> None:
         ("arith.sitofp {0} : i1 to f64", "f64"),
     ]
     outputs = run_elementwise(["i1", "i1"], ops, [x, y])
-    wants = [x & y, x | y, x ^ y, x ^ y, x & y, np.where(x, y, x), ~x & y,
-             x & ~y,  # signed i1: true is -1 < 0
-             x & y, x.astype(np.int8), -x.astype(np.int8), x.astype(np.float32),
-             -x.astype(np.float64)]
-    assert_all([check(text, got, w) for (text, _), got, w in zip(ops, outputs, wants)])
+    wants = [
+        x & y,
+        x | y,
+        x ^ y,
+        x ^ y,
+        x & y,
+        np.where(x, y, x),
+        ~x & y,
+        x & ~y,  # signed i1: true is -1 < 0
+        x & y,
+        x.astype(np.int8),
+        -x.astype(np.int8),
+        x.astype(np.float32),
+        -x.astype(np.float64),
+    ]
+    assert_all(
+        [
+            check(text, got, w)
+            for (text, _), got, w in zip(ops, outputs, wants, strict=True)
+        ]
+    )
     assert all(o.dtype == np.bool_ for o in outputs[:9])
 
 
@@ -595,23 +705,57 @@ def test_float_conversions_round_like_numpy() -> None:
     with np.errstate(all="ignore"):
         x16, x32 = x64.astype(np.float16), x64.astype(np.float32)
         outputs = run_elementwise(["f64", "f16", "f32"], ops, [x64, x16, x32])
-        wants = [x64.astype(np.float32), x64.astype(np.float16), x16.astype(np.float32),
-                 x16.astype(np.float64), x32.astype(np.float16)]
-    assert_all([check(text, got, w) for (text, _), got, w in zip(ops, outputs, wants)])
+        wants = [
+            x64.astype(np.float32),
+            x64.astype(np.float16),
+            x16.astype(np.float32),
+            x16.astype(np.float64),
+            x32.astype(np.float16),
+        ]
+    assert_all(
+        [
+            check(text, got, w)
+            for (text, _), got, w in zip(ops, outputs, wants, strict=True)
+        ]
+    )
 
 
 @pytest.mark.parametrize("source", FLOATS)
 def test_float_to_int_matches_numpy_casts(source: str) -> None:
     t = MLIR[source]
-    x = np.array([np.nan, np.inf, -np.inf, 1e10, -1e10, 40000.5, -3.7, 3.7, 127.9,
-                  -128.9, 255.0, 2.0e9, -2.2e9, 9.3e18, -9.3e18, 0.0], np.float64)
+    x = np.array(
+        [
+            np.nan,
+            np.inf,
+            -np.inf,
+            1e10,
+            -1e10,
+            40000.5,
+            -3.7,
+            3.7,
+            127.9,
+            -128.9,
+            255.0,
+            2.0e9,
+            -2.2e9,
+            9.3e18,
+            -9.3e18,
+            0.0,
+        ],
+        np.float64,
+    )
     with np.errstate(all="ignore"):
         x = x.astype(source)
     ops = [(f"arith.fptosi {{0}} : {t} to {MLIR[d]}", MLIR[d]) for d in INTS]
     outputs = run_elementwise([t], ops, [x])
     with np.errstate(all="ignore"):
         wants = [x.astype(d) for d in INTS]
-    assert_all([check(text, got, w) for (text, _), got, w in zip(ops, outputs, wants)])
+    assert_all(
+        [
+            check(text, got, w)
+            for (text, _), got, w in zip(ops, outputs, wants, strict=True)
+        ]
+    )
 
 
 def test_int_conversions() -> None:
@@ -631,16 +775,29 @@ def test_int_conversions() -> None:
     ]
     positive = np.abs(x64.astype(np.float64)) % 4e9
     f32 = x32.astype(np.float32)
-    outputs = run_elementwise(["i8", "i32", "i64", "f64", "f32"], ops,
-                              [x8, x32, x64, positive, f32])
+    outputs = run_elementwise(
+        ["i8", "i32", "i64", "f64", "f32"], ops, [x8, x32, x64, positive, f32]
+    )
     with np.errstate(all="ignore"):
-        wants = [x8.astype(np.int32), x8.view(np.uint8).astype(np.int32),
-                 x32.astype(np.int8), x64.astype(np.int16), x32.astype(np.int64),
-                 x64.astype(np.float64), x32.astype(np.float16),
-                 x8.view(np.uint8).astype(np.float32),
-                 positive.astype(np.uint32).view(np.int32), x64.view(np.float64),
-                 f32.view(np.int32)]
-    assert_all([check(text, got, w) for (text, _), got, w in zip(ops, outputs, wants)])
+        wants = [
+            x8.astype(np.int32),
+            x8.view(np.uint8).astype(np.int32),
+            x32.astype(np.int8),
+            x64.astype(np.int16),
+            x32.astype(np.int64),
+            x64.astype(np.float64),
+            x32.astype(np.float16),
+            x8.view(np.uint8).astype(np.float32),
+            positive.astype(np.uint32).view(np.int32),
+            x64.view(np.float64),
+            f32.view(np.int32),
+        ]
+    assert_all(
+        [
+            check(text, got, w)
+            for (text, _), got, w in zip(ops, outputs, wants, strict=True)
+        ]
+    )
 
 
 def test_f16_arithmetic_rounds_after_every_op() -> None:
@@ -649,7 +806,8 @@ def test_f16_arithmetic_rounds_after_every_op() -> None:
     rng = np.random.default_rng(3)
     a, b, c = (rng.uniform(-300, 300, 200).astype(np.float16) for _ in range(3))
     module_text = """
-    func.func @main(%a: memref<?xf16>, %b: memref<?xf16>, %c: memref<?xf16>) -> memref<?xf16> {
+    func.func @main(%a: memref<?xf16>, %b: memref<?xf16>, %c: memref<?xf16>)
+        -> memref<?xf16> {
       %c0 = arith.constant 0 : index
       %c1 = arith.constant 1 : index
       %n = memref.dim %a, %c0 : memref<?xf16>

@@ -118,11 +118,13 @@ def test_carried_values_update_simultaneously() -> None:
       %one = arith.constant 1 : i64
       %seven = arith.constant 7 : i64
       %n = memref.load %steps[] : memref<index>
-      %fa, %fb = scf.for %i = %c0 to %n step %c1 iter_args(%a = %zero, %b = %one) -> (i64, i64) {
+      %fa, %fb = scf.for %i = %c0 to %n step %c1
+          iter_args(%a = %zero, %b = %one) -> (i64, i64) {
         %s = arith.addi %a, %b : i64
         scf.yield %b, %s : i64, i64
       }
-      %sa, %sb = scf.for %i = %c0 to %n step %c1 iter_args(%x = %seven, %y = %fa) -> (i64, i64) {
+      %sa, %sb = scf.for %i = %c0 to %n step %c1
+          iter_args(%x = %seven, %y = %fa) -> (i64, i64) {
         scf.yield %y, %x : i64, i64
       }
       %o1 = memref.alloc() : memref<i64>
@@ -204,7 +206,8 @@ def test_failed_assert_raises_with_message_and_values_and_frees(
     with pytest.raises(ShapeError) as info:
         kernel([np.zeros(3), np.zeros(4)])
     assert str(info.value) == (
-        "tc.add (created at model.py:12): lhs dim 0 differs from rhs dim 0 (got 3 and 4)"
+        "tc.add (created at model.py:12): lhs dim 0 differs from rhs dim 0"
+        " (got 3 and 4)"
     )
     assert live_allocations(kernel) == 0
     (out,) = kernel([np.arange(3.0), np.ones(3)])
@@ -250,7 +253,9 @@ def test_assert_in_nested_loop_frees_everything(counting: tuple[str, ...]) -> No
     np.testing.assert_array_equal(out, x[index])
     del out
     index[1, 2] = 5
-    with pytest.raises(ShapeError, match=r"^tc.gather \(created at model.py:20\): index out of range$"):
+    with pytest.raises(
+        ShapeError, match=r"^tc.gather \(created at model.py:20\): index out of range$"
+    ):
         kernel([x, index])
     assert live_allocations(kernel) == 0
 
@@ -290,7 +295,9 @@ def test_failed_allocation_raises_memory_error(counting: tuple[str, ...]) -> Non
       func.return %small, %big : memref<?xf64>, memref<?x?xf64>
     }"""
     kernel = compile_module(parse(text), extra_flags=counting)
-    with pytest.raises(MemoryError, match=r"out of memory allocating memref<\?x\?xf64>"):
+    with pytest.raises(
+        MemoryError, match=r"out of memory allocating memref<\?x\?xf64>"
+    ):
         kernel([np.zeros(2)])
     assert live_allocations(kernel) == 0
 
@@ -326,7 +333,9 @@ def test_dtypes_zero_size_and_0d_round_trip(counting: tuple[str, ...]) -> None:
     }"""
     kernel = compile_module(parse(text), extra_flags=counting)
     assert kernel.input_types == (
-        (np.dtype(np.float16), 1), (np.dtype(np.bool_), 1), (np.dtype(np.int8), 0)
+        (np.dtype(np.float16), 1),
+        (np.dtype(np.bool_), 1),
+        (np.dtype(np.int8), 0),
     )
     assert kernel.output_types == kernel.input_types
     h = np.array([1.5, -3.0, 40000.0], np.float16)
@@ -349,7 +358,8 @@ def test_dtypes_zero_size_and_0d_round_trip(counting: tuple[str, ...]) -> None:
 def test_constant_globals() -> None:
     text = """
     "memref.global"() <{sym_name = "weights", sym_visibility = "private",
-        type = memref<2x3xf32>, initial_value = dense<[[1.0, 2.5, -3.0], [0.1, 5.0, 6.25]]>
+        type = memref<2x3xf32>,
+        initial_value = dense<[[1.0, 2.5, -3.0], [0.1, 5.0, 6.25]]>
         : tensor<2x3xf32>, constant}> : () -> ()
     func.func @main(%x: memref<f32>) -> memref<2x3xf32> {
       %c0 = arith.constant 0 : index
@@ -397,7 +407,10 @@ def test_concurrent_calls_from_threads(reductions: CpuKernel) -> None:
 def test_kernel_exposes_source_types_and_library(reductions: CpuKernel) -> None:
     assert "int tensorc_entry_main(" in reductions.source
     assert reductions.input_types == ((np.dtype(np.float64), 2),)
-    assert reductions.output_types == ((np.dtype(np.float64), 1), (np.dtype(np.float64), 0))
+    assert reductions.output_types == (
+        (np.dtype(np.float64), 1),
+        (np.dtype(np.float64), 0),
+    )
     assert reductions.library_path.is_file()
     assert reductions.library_path.suffix == ".so"
     rows, _ = reductions([np.ones((2, 2))])
@@ -414,7 +427,8 @@ def gemm_module(dtype: str, trans_a: int, trans_b: int) -> str:
     n = "%b0" if trans_b else "%b1"
     matrix = f"memref<?x?x{t}>"
     return f"""
-    func.func private @tensorc_gemm_{t}({matrix}, {matrix}, {matrix}, index, index, index, index, index)
+    func.func private @tensorc_gemm_{t}({matrix}, {matrix}, {matrix},
+        index, index, index, index, index)
     func.func @main(%a: {matrix}, %b: {matrix}) -> {matrix} {{
       %c0 = arith.constant 0 : index
       %c1 = arith.constant 1 : index
@@ -425,7 +439,8 @@ def gemm_module(dtype: str, trans_a: int, trans_b: int) -> str:
       %b0 = memref.dim %b, %c0 : {matrix}
       %b1 = memref.dim %b, %c1 : {matrix}
       %c = memref.alloc({m}, {n}) : {matrix}
-      func.call @tensorc_gemm_{t}(%a, %b, %c, {m}, {n}, {k}, %ta, %tb) : ({matrix}, {matrix}, {matrix}, index, index, index, index, index) -> ()
+      func.call @tensorc_gemm_{t}(%a, %b, %c, {m}, {n}, {k}, %ta, %tb)
+          : ({matrix}, {matrix}, {matrix}, index, index, index, index, index) -> ()
       func.return %c : {matrix}
     }}"""
 
@@ -438,7 +453,14 @@ def test_gemm_matches_numpy(dtype: str, trans_a: int, trans_b: int) -> None:
     assert "scipy_cblas_" in kernel.source
     rng = np.random.default_rng(2)
     rtol = 1e-5 if dtype == "float32" else 1e-12
-    for m, n, k in [(3, 4, 5), (1, 1, 1), (64, 48, 80), (2, 3, 0), (0, 3, 2), (3, 0, 2)]:
+    for m, n, k in [
+        (3, 4, 5),
+        (1, 1, 1),
+        (64, 48, 80),
+        (2, 3, 0),
+        (0, 3, 2),
+        (3, 0, 2),
+    ]:
         a = rng.standard_normal((m, k)).astype(dtype)
         b = rng.standard_normal((k, n)).astype(dtype)
         stored_a = np.ascontiguousarray(a.T) if trans_a else a
@@ -495,7 +517,10 @@ def run_children(count: int, module_file: Path, env: dict[str, str]) -> list[str
     children = [
         subprocess.Popen(
             [sys.executable, "-c", CHILD, str(module_file)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(count)
     ]
@@ -548,7 +573,9 @@ def test_missing_compiler_names_what_was_tried(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TENSORC_CC", "/nonexistent/tensorc-cc")
-    with pytest.raises(CompilerNotFoundError, match=r"'/nonexistent/tensorc-cc' \(from \$TENSORC_CC\)"):
+    with pytest.raises(
+        CompilerNotFoundError, match=r"'/nonexistent/tensorc-cc' \(from \$TENSORC_CC\)"
+    ):
         compile_module(parse(REDUCTIONS))
     monkeypatch.delenv("TENSORC_CC")
     monkeypatch.delenv("CC", raising=False)
@@ -584,7 +611,7 @@ def test_real_compiler_failure_is_a_compile_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TENSORC_CACHE_DIR", str(tmp_path / "cache"))
-    with pytest.raises(CompileError, match="no-such-header.h"):
+    with pytest.raises(CompileError, match=r"no-such-header\.h"):
         compile_module(parse(REDUCTIONS), extra_flags=("-include", "no-such-header.h"))
     assert not list((tmp_path / "cache" / "c").glob("*.so"))
 

@@ -24,7 +24,12 @@ import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import MemRefType, ModuleOp
 
-from tensorc.errors import CompileError, CompilerNotFoundError, LoweringError, ShapeError
+from tensorc.errors import (
+    CompileError,
+    CompilerNotFoundError,
+    LoweringError,
+    ShapeError,
+)
 from tensorc.lowering.cpu.c_emitter import (
     ENTRY_PREFIX,
     STATUS_ASSERT,
@@ -204,7 +209,11 @@ class _OwnedBuffer:
     __slots__ = ("__array_interface__", "_free", "_pointer")
 
     def __init__(
-        self, pointer: int, shape: tuple[int, ...], typestr: str, free: Callable[[int], None]
+        self,
+        pointer: int,
+        shape: tuple[int, ...],
+        typestr: str,
+        free: Callable[[int], None],
     ) -> None:
         self.__array_interface__ = {
             "data": (pointer, False),
@@ -288,7 +297,9 @@ class CpuKernel:
             )
         buffers = self._buffers()
         in_data, in_shapes = buffers.in_data, buffers.in_shapes
-        for index, (array, dims) in enumerate(zip(inputs, self._input_slices)):
+        for index, (array, dims) in enumerate(
+            zip(inputs, self._input_slices, strict=True)
+        ):
             in_data[index] = _data_pointer(array)
             in_shapes[dims] = array.shape
         status = self._function(
@@ -303,7 +314,9 @@ class CpuKernel:
             raise _run_failure(status, buffers.err.value)
         out_data, out_shapes, free = buffers.out_data, buffers.out_shapes, self._free
         return [
-            np.asarray(_OwnedBuffer(out_data[i], tuple(out_shapes[dims]), typestr, free))
+            np.asarray(
+                _OwnedBuffer(out_data[i], tuple(out_shapes[dims]), typestr, free)
+            )
             for i, dims, typestr in self._output_layout
         ]
 

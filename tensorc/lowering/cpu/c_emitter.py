@@ -103,7 +103,7 @@ def c_string(text: str) -> str:
     parts: list[str] = []
     for byte in text.encode():
         char = chr(byte)
-        if char in '"\\' or char == "?" and parts[-1:] == ["?"]:  # no "??" trigraphs
+        if char in '"\\' or (char == "?" and parts[-1:] == ["?"]):  # no trigraphs
             parts.append("\\" + char)
         elif 32 <= byte < 127:
             parts.append(char)
@@ -267,7 +267,9 @@ class CEmitter(BasePrinter):
         offset = 0
         for index, arg in enumerate(args):
             if not isinstance(arg.type, MemRefType):
-                raise LoweringError(f"entry argument {index} is {arg.type}, not a memref")
+                raise LoweringError(
+                    f"entry argument {index} is {arg.type}, not a memref"
+                )
             t = self._memref_type(arg.type, arg.owner)
             element = self.scalar_type(t.element_type)
             name = self._fresh(arg.name_hint or f"in{index}")
@@ -276,7 +278,9 @@ class CEmitter(BasePrinter):
                 source = f"in_shapes[{offset + axis}]"
                 if size == DYNAMIC_INDEX:
                     dims.append(self._fresh_derived(f"{name}_d{axis}"))
-                    declarations.append((dims[-1], f"const int64_t {dims[-1]} = {source};"))
+                    declarations.append(
+                        (dims[-1], f"const int64_t {dims[-1]} = {source};")
+                    )
                     continue
                 dims.append(str(size))
                 self._emit_input_check(index, axis, source, size)
@@ -383,7 +387,7 @@ class CEmitter(BasePrinter):
     def _(self, op: memref.AllocOp) -> None:
         view = self._memrefs[op.memref]
         sizes = iter(op.dynamic_sizes)
-        for dim, size in zip(view.dims, op.memref.type.get_shape()):
+        for dim, size in zip(view.dims, op.memref.type.get_shape(), strict=True):
             if size == DYNAMIC_INDEX:
                 self._line(f"{dim} = {self._expr(next(sizes))};")
         dims = f"(const int64_t[]){{{', '.join(view.dims)}}}" if view.dims else "NULL"
@@ -398,9 +402,7 @@ class CEmitter(BasePrinter):
         self._line("}")
 
     def emit_alloc_failure(self, op: memref.AllocOp) -> None:
-        message = c_string(
-            f"out of memory allocating {op.memref.type}{_where(op)}"
-        )
+        message = c_string(f"out of memory allocating {op.memref.type}{_where(op)}")
         self._line(f"tensorc_fail(err, err_len, {message});")
         self._line(f"status = {STATUS_OUT_OF_MEMORY};")
         self._line("goto fail;")
@@ -408,7 +410,9 @@ class CEmitter(BasePrinter):
     @emit_op.register
     def _(self, op: memref.DeallocOp) -> None:
         if op.memref not in self._allocs:
-            raise LoweringError(f"memref.dealloc of a value not allocated here{_where(op)}")
+            raise LoweringError(
+                f"memref.dealloc of a value not allocated here{_where(op)}"
+            )
         name = self._memrefs[op.memref].data
         self._line(f"free({name});")
         self._line(f"{name} = NULL;")
@@ -466,7 +470,9 @@ class CEmitter(BasePrinter):
     def _(self, op: memref.CopyOp) -> None:
         source, target = self._view(op.source), self._view(op.destination)
         if target.readonly or len(source.dims) != len(target.dims):
-            raise LoweringError(f"memref.copy into a constant or another rank{_where(op)}")
+            raise LoweringError(
+                f"memref.copy into a constant or another rank{_where(op)}"
+            )
         count = " * ".join(f"(size_t){dim}" for dim in source.dims) or "1"
         element = f"sizeof({source.element.storage})"
         self._line(f"memcpy({target.data}, {source.data}, {count} * {element});")
@@ -480,11 +486,15 @@ class CEmitter(BasePrinter):
     def _linear_index(self, view: MemrefView, indices: Sequence[SSAValue]) -> str:
         """Row-major offset in Horner form: (i0 * d1 + i1) * d2 + i2."""
         if len(indices) != len(view.dims):
-            raise LoweringError(f"{len(indices)} indices into a rank-{len(view.dims)} memref")
+            raise LoweringError(
+                f"{len(indices)} indices into a rank-{len(view.dims)} memref"
+            )
         if not indices:
             return "0"
         offset = self._operand(indices[0])
-        for step, (dim, index) in enumerate(zip(view.dims[1:], indices[1:])):
+        for step, (dim, index) in enumerate(
+            zip(view.dims[1:], indices[1:], strict=True)
+        ):
             outer = f"({offset})" if step else offset
             offset = f"{outer} * {dim} + {self._operand(index)}"
         return offset
@@ -585,7 +595,9 @@ class CEmitter(BasePrinter):
         if callee not in c_prelude.GEMM_FUNCTIONS or op.results:
             raise LoweringError(f"func.call @{callee}: not a tensorc runtime function")
         args = [
-            self._view(arg).data if isinstance(arg.type, MemRefType) else self._expr(arg)
+            self._view(arg).data
+            if isinstance(arg.type, MemRefType)
+            else self._expr(arg)
             for arg in op.arguments
         ]
         self._line(f"{callee}({', '.join(args)});")

@@ -353,7 +353,8 @@ def _cmpf(op: Operation, args: Sequence[str]) -> str:
 
 def _select(op: Operation, args: Sequence[str]) -> str:
     _result_type(op)  # scalars only: raises LoweringError for e.g. memrefs
-    return "{0} ? {1} : {2}".format(*args)
+    condition, if_true, if_false = args
+    return f"{condition} ? {if_true} : {if_false}"
 
 
 # endregion
