@@ -8,7 +8,6 @@ import shutil
 import subprocess
 
 import pytest
-from xdsl.builder import Builder
 from xdsl.dialects import arith, func, memref, scf
 from xdsl.dialects.builtin import (
     FileLineColLoc,
@@ -19,9 +18,7 @@ from xdsl.dialects.builtin import (
     StringAttr,
     TensorType,
 )
-from xdsl.ir import Operation
 from xdsl.parser import Parser
-from xdsl.rewriter import InsertPoint
 
 from tensorc.dialects import tc
 from tensorc.errors import LoweringError, ShapeError
@@ -139,10 +136,19 @@ func.func @main(%x: tensor<?xf64>) -> (tensor<?xf64>, tensor<?xf64>, tensor<?xf6
 """
 
 UPSTREAM_OPS = {
-    "func.func", "func.return", "func.call",
-    "scf.for", "scf.yield", "scf.if",
-    "memref.alloc", "memref.dealloc", "memref.load", "memref.store", "memref.dim",
-    "memref.global", "memref.get_global",
+    "func.func",
+    "func.return",
+    "func.call",
+    "scf.for",
+    "scf.yield",
+    "scf.if",
+    "memref.alloc",
+    "memref.dealloc",
+    "memref.load",
+    "memref.store",
+    "memref.dim",
+    "memref.global",
+    "memref.get_global",
     "cf.assert",
 }
 """Ops allowed after tc-bufferize, besides every arith and math op."""
@@ -165,8 +171,11 @@ def lowered_op_names(module: ModuleOp) -> set[str]:
     return {op.name for op in module.walk() if op is not module}
 
 
-PROGRAMS = {"elementwise": ELEMENTWISE_IR, "structural": STRUCTURAL_IR,
-            "gradient_ops": GRADIENT_OPS_IR}
+PROGRAMS = {
+    "elementwise": ELEMENTWISE_IR,
+    "structural": STRUCTURAL_IR,
+    "gradient_ops": GRADIENT_OPS_IR,
+}
 
 
 @pytest.fixture(scope="module", params=list(PROGRAMS))
@@ -183,10 +192,27 @@ def test_registries_cover_every_op() -> None:
 
 def test_every_op_family_is_in_the_test_ir() -> None:
     names = {op.name for text in PROGRAMS.values() for op in parse(text).walk()}
-    families = {"tc.neg", "tc.constant", "tc.broadcast", "tc.sum", "tc.argmax",
-                "tc.matmul", "tc.transpose", "tc.reshape", "tc.slice", "tc.gather",
-                "tc.concatenate", "tc.dim", "tc.arange", "tc.cast", "tc.select",
-                "tc.lt", "tc.floordiv", "tc.insert_slice", "tc.scatter_add"}
+    families = {
+        "tc.neg",
+        "tc.constant",
+        "tc.broadcast",
+        "tc.sum",
+        "tc.argmax",
+        "tc.matmul",
+        "tc.transpose",
+        "tc.reshape",
+        "tc.slice",
+        "tc.gather",
+        "tc.concatenate",
+        "tc.dim",
+        "tc.arange",
+        "tc.cast",
+        "tc.select",
+        "tc.lt",
+        "tc.floordiv",
+        "tc.insert_slice",
+        "tc.scatter_add",
+    }
     assert families <= names
 
 
@@ -199,12 +225,17 @@ def test_only_upstream_dialects_remain(lowered: tuple[ModuleOp, ModuleOp]) -> No
 
 def test_signature_is_memrefs_in_order(lowered: tuple[ModuleOp, ModuleOp]) -> None:
     original, bufferized = lowered
-    main = next(op for op in bufferized.ops if isinstance(op, func.FuncOp)
-                and op.sym_name.data == "main")
+    main = next(
+        op
+        for op in bufferized.ops
+        if isinstance(op, func.FuncOp) and op.sym_name.data == "main"
+    )
     before = next(op for op in original.ops if isinstance(op, func.FuncOp))
-    for old, new in zip([*before.function_type.inputs, *before.function_type.outputs],
-                        [*main.function_type.inputs, *main.function_type.outputs],
-                        strict=True):
+    for old, new in zip(
+        [*before.function_type.inputs, *before.function_type.outputs],
+        [*main.function_type.inputs, *main.function_type.outputs],
+        strict=True,
+    ):
         assert isinstance(old, TensorType) and isinstance(new, MemRefType)
         assert new.get_shape() == old.get_shape()
         assert new.element_type == old.get_element_type()
@@ -238,20 +269,32 @@ def test_arguments_and_repeated_results_are_copied() -> None:
 def test_gemm_calls_are_declared(lowered: tuple[ModuleOp, ModuleOp]) -> None:
     calls = [op for op in lowered[1].walk() if isinstance(op, func.CallOp)]
     for call in calls:
-        assert call.callee.root_reference.data in ("tensorc_gemm_f32", "tensorc_gemm_f64")
+        assert call.callee.root_reference.data in (
+            "tensorc_gemm_f32",
+            "tensorc_gemm_f64",
+        )
         assert len(call.arguments) == 8
-    declared = {op.sym_name.data for op in lowered[1].ops
-                if isinstance(op, func.FuncOp) and op.is_declaration}
+    declared = {
+        op.sym_name.data
+        for op in lowered[1].ops
+        if isinstance(op, func.FuncOp) and op.is_declaration
+    }
     assert declared == {c.callee.root_reference.data for c in calls}
 
 
 def test_int_matmul_uses_loops_not_blas() -> None:
     module = bufferize(STRUCTURAL_IR)
-    calls = {op.callee.root_reference.data for op in module.walk()
-             if isinstance(op, func.CallOp)}
+    calls = {
+        op.callee.root_reference.data
+        for op in module.walk()
+        if isinstance(op, func.CallOp)
+    }
     assert calls == {"tensorc_gemm_f32", "tensorc_gemm_f64"}
-    muls = [op for op in module.walk() if isinstance(op, arith.MuliOp)
-            and op.result.type == tc.ELEMENT_TYPES["int32"]]
+    muls = [
+        op
+        for op in module.walk()
+        if isinstance(op, arith.MuliOp) and op.result.type == tc.ELEMENT_TYPES["int32"]
+    ]
     assert muls  # the i32 product is a loop with arith.muli
 
 
@@ -305,11 +348,15 @@ def test_grad_raises_lowering_error_with_location() -> None:
       %g = tc.grad %cost wrt %w : tensor<f64>, tensor<?xf64> -> tensor<?xf64> loc("net.py":7:1)
       func.return %g : tensor<?xf64>
     }""")
-    with pytest.raises(LoweringError, match=r"tc\.grad \(created at net\.py:7\).*autodiff"):
+    with pytest.raises(
+        LoweringError, match=r"tc\.grad \(created at net\.py:7\).*autodiff"
+    ):
         BufferizePass().apply(make_context(), module)
 
 
-def test_op_without_lowering_raises_lowering_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_op_without_lowering_raises_lowering_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     module = parse(ALIASES_IR)
     exp = next(op for op in module.walk() if op.name == "tc.exp")
     exp.location = FileLineColLoc(StringAttr("model.py"), IntAttr(3), IntAttr(1))
@@ -343,7 +390,9 @@ def test_non_tc_op_on_tensors_raises_lowering_error() -> None:
 
 def test_legality_helper_names_surviving_ops() -> None:
     module = parse(ALIASES_IR)
-    with pytest.raises(LoweringError, match=r"some-pass: 1 op\(s\) of dialect 'tc'.*tc\.exp"):
+    with pytest.raises(
+        LoweringError, match=r"some-pass: 1 op\(s\) of dialect 'tc'.*tc\.exp"
+    ):
         check_lowered(module, "tc", "some-pass")
     check_lowered(module, "scf", "some-pass")  # nothing of scf: no error
 
@@ -357,16 +406,25 @@ def test_pass_is_registered_by_name() -> None:
 
 def _mlir_opt() -> str | None:
     for candidate in ("mlir-opt", "mlir-opt-22", "/usr/lib/llvm-22/bin/mlir-opt"):
-        found = shutil.which(candidate) or (candidate if os.path.isfile(candidate) else None)
+        found = shutil.which(candidate) or (
+            candidate if os.path.isfile(candidate) else None
+        )
         if found:
             return found
     return None
 
 
-@pytest.mark.skipif(_mlir_opt() is None, reason="mlir-opt (mlir-22-tools) not installed")
+@pytest.mark.skipif(
+    _mlir_opt() is None, reason="mlir-opt (mlir-22-tools) not installed"
+)
 def test_mlir_opt_verifies_bufferized_ir(lowered: tuple[ModuleOp, ModuleOp]) -> None:
     mlir_opt = _mlir_opt()
     assert mlir_opt is not None
-    done = subprocess.run([mlir_opt, "--verify-each"], input=str(lowered[1]),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [mlir_opt, "--verify-each"],
+        input=str(lowered[1]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr

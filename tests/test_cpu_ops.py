@@ -17,7 +17,13 @@ import numpy as np
 import pytest
 from xdsl.builder import Builder
 from xdsl.dialects import func
-from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, TensorType
+from xdsl.dialects.builtin import (
+    FileLineColLoc,
+    IntAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+)
 from xdsl.ir import SSAValue
 from xdsl.rewriter import InsertPoint
 
@@ -62,8 +68,13 @@ class Ops:
         self.builder = builder
         self.line = 0
 
-    def __call__(self, name: str, *operands: SSAValue, result: TensorType | None = None,
-                 **attrs: object) -> SSAValue:
+    def __call__(
+        self,
+        name: str,
+        *operands: SSAValue,
+        result: TensorType | None = None,
+        **attrs: object,
+    ) -> SSAValue:
         if result is None:  # the type of the (first) value operand
             result = operands[1 if name == "select" else 0].type  # type: ignore[assignment]
         op = tc.OPS_BY_NAME[name].make(list(operands), [result], attrs)
@@ -73,8 +84,9 @@ class Ops:
         return op.results[0]
 
 
-def program(arg_types: Sequence[TensorType], body: Body,
-            flags: Sequence[str] = FLAGS) -> Program:
+def program(
+    arg_types: Sequence[TensorType], body: Body, flags: Sequence[str] = FLAGS
+) -> Program:
     fn = func.FuncOp("main", (list(arg_types), []))
     builder = Builder(InsertPoint.at_end(fn.body.block))
     results = body(Ops(builder), list(fn.body.block.args))
@@ -101,23 +113,36 @@ def bool_like(value: SSAValue) -> TensorType:
 TOLERANCE = {"float16": 2e-3, "float32": 2e-6, "float64": 1e-13}
 
 
-def assert_same(got: np.ndarray, want: np.ndarray, what: str, rtol: float | None = None) -> None:
+def assert_same(
+    got: np.ndarray, want: np.ndarray, what: str, rtol: float | None = None
+) -> None:
     assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != {want.dtype}"
     assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
     if want.dtype.kind == "f":
         tol = TOLERANCE[want.dtype.name] if rtol is None else rtol
-        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64),
-                                   rtol=tol, atol=tol, equal_nan=True, err_msg=what)
+        np.testing.assert_allclose(
+            got.astype(np.float64),
+            want.astype(np.float64),
+            rtol=tol,
+            atol=tol,
+            equal_nan=True,
+            err_msg=what,
+        )
         # infinities and NaNs exactly where the reference has them
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=what)
-        np.testing.assert_array_equal(np.isinf(got) & (got > 0),
-                                      np.isinf(want) & (want > 0), err_msg=what)
+        np.testing.assert_array_equal(
+            np.isinf(got) & (got > 0), np.isinf(want) & (want > 0), err_msg=what
+        )
     else:
         np.testing.assert_array_equal(got, want, err_msg=what)
 
 
-def check(prog: Program, args: Sequence[np.ndarray], names: Sequence[str] = (),
-          rtol: float | None = None) -> list[np.ndarray]:
+def check(
+    prog: Program,
+    args: Sequence[np.ndarray],
+    names: Sequence[str] = (),
+    rtol: float | None = None,
+) -> list[np.ndarray]:
     """Run both; results must agree (names label the outputs in failures)."""
     args = [np.array(a, order="C") for a in args]
     want = prog.reference(args)
@@ -130,8 +155,9 @@ def check(prog: Program, args: Sequence[np.ndarray], names: Sequence[str] = (),
     return got
 
 
-def check_error(prog: Program, args: Sequence[np.ndarray], op_name: str, line: int,
-                pattern: str) -> None:
+def check_error(
+    prog: Program, args: Sequence[np.ndarray], op_name: str, line: int, pattern: str
+) -> None:
     """Both the reference and the kernel raise ShapeError; the kernel's message
     names the op, its user line and what is wrong."""
     args = [np.array(a, order="C") for a in args]
@@ -152,8 +178,13 @@ RNG = np.random.default_rng(20261122)
 SHAPES_2D = [(0, 3), (3, 0), (1, 1), (1, 5), (4, 7)]
 
 
-def sample(dtype: str, shape: Sequence[int], special: bool = True,
-           low: int = -20, high: int = 20) -> np.ndarray:
+def sample(
+    dtype: str,
+    shape: Sequence[int],
+    special: bool = True,
+    low: int = -20,
+    high: int = 20,
+) -> np.ndarray:
     """Random values of `dtype` with special values sprinkled in: NaN, +-Inf, +-0,
     halves (round), large magnitudes; MIN/MAX/0/-1 for integers."""
     size = int(np.prod(shape))
@@ -170,7 +201,9 @@ def sample(dtype: str, shape: Sequence[int], special: bool = True,
     if special and size:
         where = RNG.random(size) < 0.35
         picks = RNG.integers(0, len(specials), size=size)
-        chosen = np.array(specials, dtype=np.float64 if dtype in FLOATS else dtype)[picks]
+        chosen = np.array(specials, dtype=np.float64 if dtype in FLOATS else dtype)[
+            picks
+        ]
         values = np.where(where, chosen.astype(dtype), values)
     return np.asarray(values, dtype=dtype).reshape(shape)
 
@@ -184,10 +217,31 @@ def scalar(value: object, dtype: str = "int64") -> np.ndarray:
 # ---------------------------------------------------------------------------------
 
 FLOAT_UNARY = ("neg", "abs", "sign", *tc.FLOAT_UNARY_OPS)
-FLOAT_BINARY = ("add", "sub", "mul", "div", "floordiv", "mod", "pow", "maximum", "minimum")
+FLOAT_BINARY = (
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "floordiv",
+    "mod",
+    "pow",
+    "maximum",
+    "minimum",
+)
 INT_UNARY = ("neg", "abs", "sign", "not")
-INT_BINARY = ("add", "sub", "mul", "floordiv", "mod", "pow", "maximum", "minimum",
-              "and", "or", "xor")
+INT_BINARY = (
+    "add",
+    "sub",
+    "mul",
+    "floordiv",
+    "mod",
+    "pow",
+    "maximum",
+    "minimum",
+    "and",
+    "or",
+    "xor",
+)
 BOOL_BINARY = ("and", "or", "xor")
 COMPARES = tuple(tc.COMPARE_OPS)
 
@@ -215,8 +269,10 @@ def test_float_elementwise(dtype: str) -> None:
     for shape in SHAPES_2D:
         check(prog, [sample(dtype, shape), sample(dtype, shape)], FLOAT_NAMES)
     # every pair of special values, as x and as y
-    specials = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 2.5, -3.5,
-                         0.3, 7.0], dtype=dtype)
+    specials = np.array(
+        [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 2.5, -3.5, 0.3, 7.0],
+        dtype=dtype,
+    )
     xs, ys = np.meshgrid(specials, specials)
     check(prog, [xs, ys], FLOAT_NAMES)
 
@@ -240,7 +296,9 @@ def test_float_stability_and_exact_ops() -> None:
 
 @functools.cache
 def int_elementwise() -> Program:
-    types = [t(d, (None, None)) for d in INTS for _ in range(2)] + [t("bool", (None,))] * 2
+    types = [t(d, (None, None)) for d in INTS for _ in range(2)] + [
+        t("bool", (None,))
+    ] * 2
 
     def body(ops: Ops, args: list[SSAValue]) -> list[SSAValue]:
         out: list[SSAValue] = []
@@ -315,8 +373,11 @@ def test_every_cast() -> None:
     for n in (0, 1, 33):
         args = []
         for d in DTYPES:
-            args.append(sample(d, (n,), special=False, low=-100, high=100)
-                        if d != "bool" else sample(d, (n,)))
+            args.append(
+                sample(d, (n,), special=False, low=-100, high=100)
+                if d != "bool"
+                else sample(d, (n,))
+            )
             if d in FLOATS:
                 args[-1] = (args[-1] * 10).astype(d)  # fractions to truncate
                 args[-1] = np.clip(args[-1], -127, 127).astype(d)
@@ -333,19 +394,43 @@ def test_every_cast() -> None:
 def constants() -> Program:
     def body(ops: Ops, args: list[SSAValue]) -> list[SSAValue]:
         (x,) = args
-        table = ops("constant", result=t("float64", (2, 3)),
-                    value=np.array([[1.5, -2, np.nan], [np.inf, 0, 7]]))
+        table = ops(
+            "constant",
+            result=t("float64", (2, 3)),
+            value=np.array([[1.5, -2, np.nan], [np.inf, 0, 7]]),
+        )
         splat = ops("constant", result=t("float64", (2, 3)), value=np.array(2.5))
-        mask = ops("constant", result=t("bool", (4,)),
-                   value=np.array([True, False, False, True]))
+        mask = ops(
+            "constant",
+            result=t("bool", (4,)),
+            value=np.array([True, False, False, True]),
+        )
         half = ops("constant", result=t("float16", (2,)), value=np.array([0.5, -1.25]))
-        empty = ops("constant", result=t("int8", (0, 3)), value=np.zeros((0, 3), np.int8))
+        empty = ops(
+            "constant", result=t("int8", (0, 3)), value=np.zeros((0, 3), np.int8)
+        )
         ints = ops("constant", result=t("int32", (3,)), value=np.array([1, -2, 3]))
         summed = ops("add", table, splat)
         n = ops("dim", x, axis=0, result=t("int64", ()))
-        b = ops("broadcast", ops("constant", result=t("float64", ()), value=np.array(-1.0)),
-                n, result=t("float64", (None,)))
-        return [table, splat, mask, half, empty, ints, summed, ops("mul", x, b), x, x, n]
+        b = ops(
+            "broadcast",
+            ops("constant", result=t("float64", ()), value=np.array(-1.0)),
+            n,
+            result=t("float64", (None,)),
+        )
+        return [
+            table,
+            splat,
+            mask,
+            half,
+            empty,
+            ints,
+            summed,
+            ops("mul", x, b),
+            x,
+            x,
+            n,
+        ]
 
     return program([t("float64", (None,))], body)
 
@@ -360,6 +445,77 @@ def test_constants_and_returned_values() -> None:
         assert got[-3].ctypes.data != got[-2].ctypes.data != x.ctypes.data
 
 
+@functools.cache
+def splats_and_static_shapes() -> Program:
+    """Splat values flowing through every kind of consumer, scalar arithmetic on
+    dims, and static shapes (constant-folded slice bounds, static matmul)."""
+    types = [
+        t("float64", (3, 4)),
+        t("float64", (4,)),
+        t("int64", (None,)),
+        t("float32", ()),
+    ]
+
+    def body(ops: Ops, args: list[SSAValue]) -> list[SSAValue]:
+        a, v, r, s = args
+        two = ops("constant", result=t("float64", ()), value=np.array(2.0))
+        twos = ops("broadcast", two, result=t("float64", (4, 3)))
+        n = ops("dim", r, axis=0, result=t("int64", ()))
+        one = ops("constant", result=t("int64", ()), value=np.array(1))
+        n1 = ops("sub", n, one)  # scalar arithmetic on a dim: computed once
+        seven = ops("constant", result=t("int32", (2, 3)), value=np.array(7))
+        return [
+            ops("matmul", a, twos, result=t("float64", (3, 3))),  # splat operand
+            ops("matmul", a, v, result=t("float64", (3,))),
+            ops("matmul", v, v, result=t("float64", ())),
+            ops("transpose", twos, perm=(1, 0), result=t("float64", (3, 4))),
+            ops("reshape", seven, result=t("int32", (3, 2))),
+            ops(
+                "slice",
+                a,
+                starts=(1, -1),
+                stops=(BIG, -BIG),
+                steps=(1, -2),
+                result=t("float64", (2, 2)),
+            ),
+            ops(
+                "slice",
+                r,
+                n1,
+                starts=(tc.DYNAMIC,),
+                stops=(BIG,),
+                steps=(1,),
+                result=t("int64", (None,)),
+            ),
+            ops("sum", twos, axes=(0,), result=t("float64", (3,))),
+            ops("argmax", seven, axes=(0, 1), result=t("int64", ())),
+            ops("gather", seven, r, result=t("int32", (None, 3))),
+            ops("concatenate", seven, seven, axis=0, result=t("int32", (4, 3))),
+            ops("add", s, s),
+            n1,
+            two,
+            seven,
+            ops("broadcast", s, n1, result=t("float32", (None, 2))),
+            ops("arange", one, n, one, result=t("int64", (None,))),
+        ]
+
+    return program(types, body)
+
+
+def test_splats_and_static_shapes() -> None:
+    prog = splats_and_static_shapes()
+    a, v = sample("float64", (3, 4)), sample("float64", (4,))
+    for r in ([0, 1], [1], [-2, 1, 0, -1]):
+        check(prog, [a, v, np.array(r, np.int64), scalar(1.5, "float32")])
+    check_error(
+        prog,
+        [a, v, np.array([], np.int64), scalar(1.5, "float32")],
+        "tc.broadcast",
+        19,
+        "negative",
+    )
+
+
 # ---------------------------------------------------------------------------------
 # Reductions
 # ---------------------------------------------------------------------------------
@@ -369,8 +525,11 @@ AXES = [(), (0,), (1,), (2,), (0, 2), (1, 2), (0, 1, 2)]
 
 def reduced(dtype: str, axes: tuple[int, ...], keep: bool, name: str) -> TensorType:
     dt = "int64" if name.startswith("arg") else dtype
-    shape = [1 if a in axes else None for a in range(3)] if keep else [
-        None for a in range(3) if a not in axes]
+    shape = (
+        [1 if a in axes else None for a in range(3)]
+        if keep
+        else [None for a in range(3) if a not in axes]
+    )
     return t(dt, shape)
 
 
@@ -382,8 +541,15 @@ def reductions(names: tuple[str, ...], dtypes: tuple[str, ...]) -> Program:
             for name in names:
                 for i, axes in enumerate(AXES):
                     keep = i % 2 == 1
-                    out.append(ops(name, x, axes=axes, keepdims=keep,
-                                   result=reduced(dtype, axes, keep, name)))
+                    out.append(
+                        ops(
+                            name,
+                            x,
+                            axes=axes,
+                            keepdims=keep,
+                            result=reduced(dtype, axes, keep, name),
+                        )
+                    )
         return out
 
     return program([t(d, (None, None, None)) for d in dtypes], body)
@@ -400,7 +566,9 @@ def test_sum_and_prod_with_empty_dims() -> None:
     prog = reductions(("sum", "prod"), REDUCTION_DTYPES)
     labels = _labels(("sum", "prod"), REDUCTION_DTYPES)
     for shape in [(2, 3, 4), (0, 3, 2), (2, 0, 3), (1, 1, 1), (3, 1, 0)]:
-        args = [sample(d, shape, special=False, low=-3, high=4) for d in REDUCTION_DTYPES]
+        args = [
+            sample(d, shape, special=False, low=-3, high=4) for d in REDUCTION_DTYPES
+        ]
         args[0] = args[0].astype(np.float64)
         check(prog, args, labels, rtol=None)
 
@@ -424,8 +592,10 @@ def test_extrema_propagate_nan() -> None:
 def max_of_rows() -> Program:
     def body(ops: Ops, args: list[SSAValue]) -> list[SSAValue]:
         (x,) = args
-        return [ops("max", x, axes=(1,), result=t("float32", (None,))),
-                ops("argmin", x, axes=(0, 1), result=t("int64", ()))]
+        return [
+            ops("max", x, axes=(1,), result=t("float32", (None,))),
+            ops("argmin", x, axes=(0, 1), result=t("int64", ())),
+        ]
 
     return program([t("float32", (None, None))], body)
 
@@ -454,11 +624,15 @@ def matmuls() -> Program:
     def body(ops: Ops, args: list[SSAValue]) -> list[SSAValue]:
         out = []
         for index, d in enumerate(MATMUL_DTYPES):
-            a, b, u, v = args[4 * index: 4 * index + 4]  # a: m x k, b: k x n, u: k, v: m
-            out += [ops("matmul", a, b, result=t(d, (None, None))),
-                    ops("matmul", a, u, result=t(d, (None,))),
-                    ops("matmul", v, a, result=t(d, (None,))),
-                    ops("matmul", u, u, result=t(d, ()))]
+            a, b, u, v = args[
+                4 * index : 4 * index + 4
+            ]  # a: m x k, b: k x n, u: k, v: m
+            out += [
+                ops("matmul", a, b, result=t(d, (None, None))),
+                ops("matmul", a, u, result=t(d, (None,))),
+                ops("matmul", v, a, result=t(d, (None,))),
+                ops("matmul", u, u, result=t(d, ())),
+            ]
         return out
 
     return program(types, body)
@@ -470,10 +644,12 @@ def test_matmul_all_forms() -> None:
     for m, k, n in [(3, 4, 5), (1, 1, 1), (0, 4, 5), (3, 0, 5), (3, 4, 0), (2, 7, 1)]:
         args = []
         for d in MATMUL_DTYPES:
-            args += [sample(d, (m, k), special=False, low=-5, high=5),
-                     sample(d, (k, n), special=False, low=-5, high=5),
-                     sample(d, (k,), special=False, low=-5, high=5),
-                     sample(d, (m,), special=False, low=-5, high=5)]
+            args += [
+                sample(d, (m, k), special=False, low=-5, high=5),
+                sample(d, (k, n), special=False, low=-5, high=5),
+                sample(d, (k,), special=False, low=-5, high=5),
+                sample(d, (m,), special=False, low=-5, high=5),
+            ]
         got = check(prog, args, labels, rtol=None)
         np.testing.assert_allclose(got[0], args[0] @ args[1], rtol=1e-12)
 
@@ -491,8 +667,12 @@ def test_float_matmul_nan_and_inf() -> None:
     args = []
     for d in MATMUL_DTYPES:
         special = d in FLOATS
-        args += [sample(d, (3, 4), special), sample(d, (4, 2), special),
-                 sample(d, (4,), special), sample(d, (3,), special)]
+        args += [
+            sample(d, (3, 4), special),
+            sample(d, (4, 2), special),
+            sample(d, (4,), special),
+            sample(d, (3,), special),
+        ]
     check(prog, args)
 
 
@@ -504,12 +684,19 @@ def test_float_matmul_nan_and_inf() -> None:
 @functools.cache
 def movement() -> Program:
     """broadcast, transpose, reshape and dim on a dynamic input."""
-    types = [t("float64", (None, None, None)), t("int32", (None, 1)), t("int64", ()),
-             t("int64", ()), t("bool", (None,))]
+    types = [
+        t("float64", (None, None, None)),
+        t("int32", (None, 1)),
+        t("int64", ()),
+        t("int64", ()),
+        t("bool", (None,)),
+    ]
 
     def body(ops: Ops, args: list[SSAValue]) -> list[SSAValue]:
         x, col, n, m, flags = args
-        d = [ops("dim", x, axis=a, result=t("int64", ())) for a in range(3)]  # lines 1-3
+        d = [
+            ops("dim", x, axis=a, result=t("int64", ())) for a in range(3)
+        ]  # lines 1-3
         return [
             ops("transpose", x, perm=(2, 0, 1), result=t("float64", (None,) * 3)),
             ops("transpose", x, perm=(1, 0, 2), result=t("float64", (None,) * 3)),
@@ -540,28 +727,51 @@ def test_broadcast_dynamic_dim_must_equal_target() -> None:
     prog = movement()
     x, col = sample("float64", (2, 3, 4)), sample("int32", (2, 1))
     # flags has 1 element but is dynamic: it does not stretch to 4 (Theano rule)
-    check_error(prog, [x, col, scalar(24), scalar(1), sample("bool", (1,))],
-                "tc.broadcast", 8, "input dim 0 is not 1 and differs from target dim 1")
-    check_error(prog, [x, sample("int32", (3, 1)), scalar(24), scalar(1),
-                       sample("bool", (4,))],
-                "tc.broadcast", 6, "input dim 0 is not 1 and differs from target dim 0")
+    check_error(
+        prog,
+        [x, col, scalar(24), scalar(1), sample("bool", (1,))],
+        "tc.broadcast",
+        8,
+        "input dim 0 is not 1 and differs from target dim 1",
+    )
+    check_error(
+        prog,
+        [x, sample("int32", (3, 1)), scalar(24), scalar(1), sample("bool", (4,))],
+        "tc.broadcast",
+        6,
+        "input dim 0 is not 1 and differs from target dim 0",
+    )
 
 
 def test_reshape_errors() -> None:
     prog = movement()
     x = sample("float64", (2, 3, 4))
     col, flags = sample("int32", (2, 1)), sample("bool", (4,))
-    check_error(prog, [x, col, scalar(5), scalar(5), flags], "tc.reshape", 9,
-                "element counts differ")
-    check_error(prog, [x, col, scalar(-24), scalar(-1), flags], "tc.broadcast", 6,
-                "negative")
+    check_error(
+        prog,
+        [x, col, scalar(5), scalar(5), flags],
+        "tc.reshape",
+        9,
+        "element counts differ",
+    )
+    check_error(
+        prog, [x, col, scalar(-24), scalar(-1), flags], "tc.broadcast", 6, "negative"
+    )
 
 
 SLICES: list[tuple[int | None, int | None, int]] = [
-    (None, None, 1), (None, None, -1), (1, -1, 2), (-100, 100, 3), (5, 1, -2),
-    (-1, None, -3), (2, 2, 1), (None, -2, 1), (100, -100, -1), (3, None, 1),
+    (None, None, 1),
+    (None, None, -1),
+    (1, -1, 2),
+    (-100, 100, 3),
+    (5, 1, -2),
+    (-1, None, -3),
+    (2, 2, 1),
+    (None, -2, 1),
+    (100, -100, -1),
+    (3, None, 1),
 ]
-BIG = 2 ** 62
+BIG = 2**62
 
 
 def encode(value: int | None, start: bool, step: int) -> int:
@@ -580,10 +790,18 @@ def slices() -> Program:
         x, lo, hi = args
         out = []
         for start, stop, step in SLICES:
-            out.append(ops("slice", x, lo, hi,
-                           starts=(encode(start, True, step), tc.DYNAMIC),
-                           stops=(encode(stop, False, step), tc.DYNAMIC),
-                           steps=(step, -step), result=t("float32", (None, None))))
+            out.append(
+                ops(
+                    "slice",
+                    x,
+                    lo,
+                    hi,
+                    starts=(encode(start, True, step), tc.DYNAMIC),
+                    stops=(encode(stop, False, step), tc.DYNAMIC),
+                    steps=(step, -step),
+                    result=t("float32", (None, None)),
+                )
+            )
         return out
 
     return program(types, body)
@@ -602,16 +820,25 @@ def test_slices_match_python_slicing() -> None:
 
 @functools.cache
 def gathers() -> Program:
-    types = [t("float64", (None, None)), t("int64", (None,)), t("int32", (None,)),
-             t("int16", (None, None))]
+    types = [
+        t("float64", (None, None)),
+        t("int64", (None,)),
+        t("int32", (None,)),
+        t("int16", (None, None)),
+    ]
 
     def body(ops: Ops, args: list[SSAValue]) -> list[SSAValue]:
         x, rows, cols, grid = args
         return [
             ops("gather", x, rows, result=t("float64", (None, None))),
             ops("gather", x, cols, result=t("float64", (None, None))),
-            ops("gather", x, rows, ops("cast", cols, result=t("int64", (None,))),
-                result=t("float64", (None,))),
+            ops(
+                "gather",
+                x,
+                rows,
+                ops("cast", cols, result=t("int64", (None,))),
+                result=t("float64", (None,)),
+            ),
             ops("gather", x, grid, result=t("float64", (None, None, None))),
         ]
 
@@ -634,29 +861,65 @@ def test_gather_errors() -> None:
     x = sample("float64", (3, 4))
     grid = np.zeros((1, 1), np.int16)
     ok_rows, ok_cols = np.array([0, 1], np.int64), np.array([0, 1], np.int32)
-    check_error(prog, [x, np.array([0, 3], np.int64), ok_cols, grid], "tc.gather", 1,
-                "index #0 out of range")
-    check_error(prog, [x, np.array([-4], np.int64), ok_cols[:1], grid], "tc.gather", 1,
-                "index #0 out of range")
+    check_error(
+        prog,
+        [x, np.array([0, 3], np.int64), ok_cols, grid],
+        "tc.gather",
+        1,
+        "index #0 out of range",
+    )
+    check_error(
+        prog,
+        [x, np.array([-4], np.int64), ok_cols[:1], grid],
+        "tc.gather",
+        1,
+        "index #0 out of range",
+    )
     # rows fits dim 0, but not dim 1 of x: only caught by the third gather
-    check_error(prog, [x, ok_rows, np.array([0, 4], np.int32), grid], "tc.gather", 2,
-                "index #0 out of range")
-    check_error(prog, [x, ok_rows, ok_cols[:1], grid], "tc.gather", 4,
-                "index #0 dim 0 differs from index #1 dim 0")
+    check_error(
+        prog,
+        [x, ok_rows, np.array([0, 4], np.int32), grid],
+        "tc.gather",
+        2,
+        "index #0 out of range",
+    )
+    check_error(
+        prog,
+        [x, ok_rows, ok_cols[:1], grid],
+        "tc.gather",
+        4,
+        "index #0 dim 0 differs from index #1 dim 0",
+    )
 
 
 @functools.cache
 def gradient_ops() -> Program:
     """insert_slice (slice gradients) and scatter_add (gather gradients)."""
-    types = [t("float32", (None, None)), t("float32", (None, None)), t("int64", ()),
-             t("float64", (None, 3)), t("float64", (None, 3)), t("int32", (None,)),
-             t("bool", (None,)), t("bool", (None,)), t("int64", (None,))]
+    types = [
+        t("float32", (None, None)),
+        t("float32", (None, None)),
+        t("int64", ()),
+        t("float64", (None, 3)),
+        t("float64", (None, 3)),
+        t("int32", (None,)),
+        t("bool", (None,)),
+        t("bool", (None,)),
+        t("int64", (None,)),
+    ]
 
     def body(ops: Ops, args: list[SSAValue]) -> list[SSAValue]:
         source, dest, lo, updates, base, rows, flags, mask, at = args
         return [
-            ops("insert_slice", source, dest, lo, result=dest.type,
-                starts=(tc.DYNAMIC, BIG), stops=(BIG, -BIG), steps=(2, -1)),  # line 1
+            ops(
+                "insert_slice",
+                source,
+                dest,
+                lo,
+                result=dest.type,
+                starts=(tc.DYNAMIC, BIG),
+                stops=(BIG, -BIG),
+                steps=(2, -1),
+            ),  # line 1
             ops("scatter_add", updates, base, rows, result=base.type),  # line 2
             ops("scatter_add", flags, mask, at, result=mask.type),
         ]
@@ -670,9 +933,20 @@ def test_insert_slice_and_scatter_add() -> None:
         dest = sample("float32", (rows, cols))
         source = sample("float32", (len(range(rows)[lo::2]), cols))
         base, index = sample("float64", (4, 3)), np.array([0, -1, 3, 0, 0], np.int32)
-        got = check(prog, [source, dest, scalar(lo), sample("float64", (5, 3)), base,
-                           index, sample("bool", (3,)), sample("bool", (6,)),
-                           np.array([1, 1, -6], np.int64)])
+        got = check(
+            prog,
+            [
+                source,
+                dest,
+                scalar(lo),
+                sample("float64", (5, 3)),
+                base,
+                index,
+                sample("bool", (3,)),
+                sample("bool", (6,)),
+                np.array([1, 1, -6], np.int64),
+            ],
+        )
         want = dest.copy()
         want[lo::2, ::-1] = source
         np.testing.assert_array_equal(got[0], want)
@@ -680,9 +954,17 @@ def test_insert_slice_and_scatter_add() -> None:
 
 def test_insert_slice_and_scatter_add_errors() -> None:
     prog = gradient_ops()
-    good = [sample("float32", (2, 3)), sample("float32", (4, 3)), scalar(0),
-            sample("float64", (2, 3)), sample("float64", (4, 3)), np.array([0, 1], np.int32),
-            sample("bool", (1,)), sample("bool", (2,)), np.array([1], np.int64)]
+    good = [
+        sample("float32", (2, 3)),
+        sample("float32", (4, 3)),
+        scalar(0),
+        sample("float64", (2, 3)),
+        sample("float64", (4, 3)),
+        np.array([0, 1], np.int32),
+        sample("bool", (1,)),
+        sample("bool", (2,)),
+        np.array([1], np.int64),
+    ]
     wrong_source = list(good)
     wrong_source[0] = sample("float32", (3, 3))
     check_error(prog, wrong_source, "tc.insert_slice", 1, "source dim 0 differs")
@@ -700,8 +982,10 @@ def concatenations() -> Program:
 
     def body(ops: Ops, args: list[SSAValue]) -> list[SSAValue]:
         a, b, c = args
-        return [ops("concatenate", a, b, a, axis=0, result=t("int16", (None, 3))),
-                ops("concatenate", a, c, axis=1, result=t("int16", (2, None)))]
+        return [
+            ops("concatenate", a, b, a, axis=0, result=t("int16", (None, 3))),
+            ops("concatenate", a, c, axis=1, result=t("int16", (2, None))),
+        ]
 
     return program(types, body)
 
@@ -710,14 +994,24 @@ def test_concatenate() -> None:
     prog = concatenations()
     for rows_a, rows_b, cols_c in [(2, 4, 5), (2, 0, 0), (2, 1, 1)]:
         a = sample("int16", (rows_a, 3))
-        got = check(prog, [a, sample("int16", (rows_b, 3)), sample("int16", (2, cols_c))])
+        got = check(
+            prog, [a, sample("int16", (rows_b, 3)), sample("int16", (2, cols_c))]
+        )
         assert got[0].shape == (2 * rows_a + rows_b, 3)
-    check_error(prog, [sample("int16", (2, 4)), sample("int16", (1, 3)),
-                       sample("int16", (2, 1))], "tc.concatenate", 1,
-                "input #1 dim 1 differs from input #0 dim 1")
-    check_error(prog, [sample("int16", (3, 3)), sample("int16", (1, 3)),
-                       sample("int16", (2, 1))], "tc.concatenate", 2,
-                "input #1 dim 0 differs from input #0 dim 0")
+    check_error(
+        prog,
+        [sample("int16", (2, 4)), sample("int16", (1, 3)), sample("int16", (2, 1))],
+        "tc.concatenate",
+        1,
+        "input #1 dim 1 differs from input #0 dim 1",
+    )
+    check_error(
+        prog,
+        [sample("int16", (3, 3)), sample("int16", (1, 3)), sample("int16", (2, 1))],
+        "tc.concatenate",
+        2,
+        "input #1 dim 0 differs from input #0 dim 0",
+    )
 
 
 @functools.cache
@@ -725,21 +1019,41 @@ def aranges() -> Program:
     dtypes = ("int64", "int8", "float64", "float32", "float16")
 
     def body(ops: Ops, args: list[SSAValue]) -> list[SSAValue]:
-        return [ops("arange", *args[3 * i: 3 * i + 3], result=t(d, (None,)))
-                for i, d in enumerate(dtypes)]
+        return [
+            ops("arange", *args[3 * i : 3 * i + 3], result=t(d, (None,)))
+            for i, d in enumerate(dtypes)
+        ]
 
     return program([t(d, ()) for d in dtypes for _ in range(3)], body)
 
 
 def test_arange() -> None:
     prog = aranges()
-    int_cases = [(0, 10, 3), (10, 0, -3), (5, 5, 1), (5, 0, 1), (-100, 100, 1),
-                 (3, -7, -1)]
-    float_cases = [(0, 1, 0.1), (1, 0, -0.25), (0.5, 0.5, 1), (-3.3, 7.1, 1.7),
-                   (0, 1e3, 37.5), (2, 1, 1)]
+    int_cases = [
+        (0, 10, 3),
+        (10, 0, -3),
+        (5, 5, 1),
+        (5, 0, 1),
+        (-100, 100, 1),
+        (3, -7, -1),
+    ]
+    float_cases = [
+        (0, 1, 0.1),
+        (1, 0, -0.25),
+        (0.5, 0.5, 1),
+        (-3.3, 7.1, 1.7),
+        (0, 1e3, 37.5),
+        (2, 1, 1),
+    ]
     for (i0, i1, i2), (f0, f1, f2) in zip(int_cases, float_cases):
-        args = [scalar(i0), scalar(i1), scalar(i2),
-                scalar(i0, "int8"), scalar(i1, "int8"), scalar(i2, "int8")]
+        args = [
+            scalar(i0),
+            scalar(i1),
+            scalar(i2),
+            scalar(i0, "int8"),
+            scalar(i1, "int8"),
+            scalar(i2, "int8"),
+        ]
         for d in ("float64", "float32", "float16"):
             args += [scalar(f0, d), scalar(f1, d), scalar(f2, d)]
         check(prog, args, ["int64", "int8", "float64", "float32", "float16"])
@@ -747,9 +1061,14 @@ def test_arange() -> None:
 
 def test_arange_errors() -> None:
     prog = aranges()
-    ones = [scalar(0), scalar(3), scalar(1), scalar(0, "int8"), scalar(3, "int8"),
-            scalar(1, "int8")] + [scalar(v, d) for d in ("float64", "float32", "float16")
-                                  for v in (0, 3, 1)]
+    ones = [
+        scalar(0),
+        scalar(3),
+        scalar(1),
+        scalar(0, "int8"),
+        scalar(3, "int8"),
+        scalar(1, "int8"),
+    ] + [scalar(v, d) for d in ("float64", "float32", "float16") for v in (0, 3, 1)]
     zero_step = list(ones)
     zero_step[5] = scalar(0, "int8")
     check_error(prog, zero_step, "tc.arange", 2, "step must not be zero")
@@ -767,18 +1086,40 @@ def test_arange_errors() -> None:
 
 def test_elementwise_shape_mismatch() -> None:
     prog = float_elementwise("float64")
-    check_error(prog, [np.zeros((2, 3)), np.zeros((2, 4))], "tc.add",
-                FLOAT_NAMES.index("add") + 1, "lhs dim 1 differs from rhs dim 1")
-    check_error(prog, [np.zeros((0, 3)), np.zeros((1, 3))], "tc.add",
-                FLOAT_NAMES.index("add") + 1, "lhs dim 0 differs from rhs dim 0 (got 0 and 1)")
+    check_error(
+        prog,
+        [np.zeros((2, 3)), np.zeros((2, 4))],
+        "tc.add",
+        FLOAT_NAMES.index("add") + 1,
+        "lhs dim 1 differs from rhs dim 1",
+    )
+    check_error(
+        prog,
+        [np.zeros((0, 3)), np.zeros((1, 3))],
+        "tc.add",
+        FLOAT_NAMES.index("add") + 1,
+        "lhs dim 0 differs from rhs dim 0 (got 0 and 1)",
+    )
 
 
 def test_all_ops_are_covered() -> None:
     """Every tc op the C backend runs appears in some program of this file."""
-    built = [float_elementwise("float64"), int_elementwise(), casts(), constants(),
-             reductions(("sum", "prod"), REDUCTION_DTYPES), max_of_rows(), matmuls(),
-             movement(), slices(), gathers(), gradient_ops(), concatenations(),
-             aranges()]
+    built = [
+        float_elementwise("float64"),
+        int_elementwise(),
+        casts(),
+        constants(),
+        reductions(("sum", "prod"), REDUCTION_DTYPES),
+        max_of_rows(),
+        matmuls(),
+        movement(),
+        slices(),
+        gathers(),
+        gradient_ops(),
+        concatenations(),
+        aranges(),
+        splats_and_static_shapes(),
+    ]
     seen = {op.name for p in built for op in p.module.walk()}
     from tensorc.passes.bufferize import LOWERINGS
 
@@ -786,17 +1127,20 @@ def test_all_ops_are_covered() -> None:
     missing -= {"tc.argmax", "tc.argmin", "tc.max", "tc.min"}  # in reductions(...)
     assert not missing, missing
     assert {"tc.argmax", "tc.argmin", "tc.max", "tc.min"} <= {
-        op.name for op in reductions(EXTREMA, EXTREMA_DTYPES).module.walk()}
+        op.name for op in reductions(EXTREMA, EXTREMA_DTYPES).module.walk()
+    }
 
 
 @pytest.mark.parametrize("axes", [(0,), (1, 2), (0, 2), (0, 1, 2)])
 def test_reduction_axes_pairs_match_numpy(axes: tuple[int, int]) -> None:
     prog = reductions(("sum", "prod"), REDUCTION_DTYPES)
     x = RNG.normal(size=(3, 4, 5))
-    args = [x] + [sample(d, x.shape, special=False, low=-2, high=3)
-                  for d in REDUCTION_DTYPES[1:]]
+    args = [x] + [
+        sample(d, x.shape, special=False, low=-2, high=3) for d in REDUCTION_DTYPES[1:]
+    ]
     got = prog.kernel(args)
     index = AXES.index(axes)
     keep = index % 2 == 1
-    np.testing.assert_allclose(got[index], x.sum(axis=axes, keepdims=keep), rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        got[index], x.sum(axis=axes, keepdims=keep), rtol=1e-12, atol=1e-12
+    )

@@ -3,11 +3,12 @@
 `FunctionLowering` maps each tensor SSA value of a tc function to the memref that
 holds it, knows every tensor's dims as `index` values, and builds the pieces every
 op lowering needs: allocations (always in the function's top-level block),
-`scf.for` nests, element loads, run-time `cf.assert` checks and copies.
+`scf.for` nests, element loads, copies, index arithmetic and run-time `cf.assert`
+checks whose messages name the op and the user's line.
 
-Splat tensors (a splat `tc.constant`, or a broadcast of one) are kept as a scalar
-plus dims: elementwise consumers read the `arith.constant` inside their loop body,
-and a buffer is only filled when some consumer needs memory.
+Splat tensors (a splat `tc.constant`, a broadcast of one, a dim read by `tc.dim`,
+scalar arithmetic on those) are kept as a scalar plus dims: loops read the scalar
+directly, and a buffer is only filled when some consumer needs memory.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     TensorType,
 )
-from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
 from tensorc.errors import ShapeError
@@ -36,6 +37,9 @@ from tensorc.lowering.legality import describe
 LoopBody = Callable[[Builder, list[SSAValue], list[SSAValue]], Sequence[SSAValue]]
 """(builder in the innermost loop, induction variables, loop-carried values) ->
 the next loop-carried values."""
+
+IndexMap = Callable[[Builder, list[SSAValue]], list[SSAValue]]
+"""(builder in the innermost loop, result indices) -> source indices."""
 
 
 @dataclass
@@ -55,6 +59,28 @@ class Splat:
 def memref_type(t: TensorType) -> MemRefType:
     """tensor<?x4xf64> -> memref<?x4xf64> (identity layout, no memory space)."""
     return MemRefType(t.get_element_type(), t.get_shape())
+
+
+def tensor_type_of(value: SSAValue) -> TensorType:
+    t = value.type
+    assert isinstance(t, TensorType)
+    return t
+
+
+def result_of(op: Operation) -> SSAValue:
+    """The single result of a tc op."""
+    return op.results[0]
+
+
+def store(
+    b: Builder, value: SSAValue, out: SSAValue, indices: Sequence[SSAValue]
+) -> None:
+    b.insert(memref.StoreOp.get(value, out, list(indices)))
+
+
+def operand_names(op: Operation) -> list[str]:
+    """Operand names of the op definition ('lhs', 'rhs', ...), for messages."""
+    return [name for name, _ in type(op).get_irdl_definition().operands]
 
 
 def _static_int(value: SSAValue) -> int | None:
@@ -78,6 +104,33 @@ def non_negative(value: SSAValue) -> bool:
 def message(op: Operation, what: str) -> str:
     """Run-time check text: `tc.add (created at model.py:12): <what>`."""
     return f"{describe(op)}: {what}"
+
+
+def linearize(
+    b: Builder, ivs: Sequence[SSAValue], strides: Sequence[SSAValue]
+) -> SSAValue:
+    """sum(iv * stride), inserted by `b` (inside a loop)."""
+    linear: SSAValue | None = None
+    for iv, stride in zip(ivs, strides, strict=True):
+        term = iv if static_index(stride) == 1 else emit(b, arith.MuliOp(iv, stride))
+        linear = term if linear is None else emit(b, arith.AddiOp(linear, term))
+    assert linear is not None
+    return linear
+
+
+def delinearize(
+    b: Builder, linear: SSAValue, strides: Sequence[SSAValue], dims: Sequence[SSAValue]
+) -> list[SSAValue]:
+    """Row-major coordinates of a linear index (< the product of dims)."""
+    coords = []
+    for axis, (stride, dim) in enumerate(zip(strides, dims, strict=True)):
+        c = linear
+        if static_index(stride) != 1:
+            c = emit(b, arith.DivSIOp(linear, stride))
+        if axis > 0:  # the linear index is in range, so dim 0 needs no remainder
+            c = emit(b, arith.RemSIOp(c, dim))
+        coords.append(c)
+    return coords
 
 
 @dataclass
@@ -118,11 +171,50 @@ class FunctionLowering:
         """A 0-d integer tensor (a dim or bound) as an `index` value."""
         value = self.scalar(tensor)
         owner = value.owner
-        if isinstance(owner, arith.IndexCastOp) and isinstance(owner.input.type, IndexType):
+        if isinstance(owner, arith.IndexCastOp) and isinstance(
+            owner.input.type, IndexType
+        ):
             return owner.input  # a dim read back: use the index it came from
         if (static := _static_int(value)) is not None:
             return self.index(static)
         return self.arith(arith.IndexCastOp(value, IndexType()))
+
+    # ---- index arithmetic at the top level, folded for constants ------------
+
+    def _fold(
+        self,
+        cls: type[Operation],
+        fold: Callable[[int, int], int],
+        x: SSAValue,
+        y: SSAValue,
+    ) -> SSAValue:
+        sx, sy = static_index(x), static_index(y)
+        if sx is not None and sy is not None:
+            return self.index(fold(sx, sy))
+        return self.arith(cls(x, y))
+
+    def add(self, x: SSAValue, y: SSAValue) -> SSAValue:
+        if static_index(x) == 0 or static_index(y) == 0:
+            return y if static_index(x) == 0 else x
+        return self._fold(arith.AddiOp, lambda a, c: a + c, x, y)
+
+    def mul(self, x: SSAValue, y: SSAValue) -> SSAValue:
+        if static_index(x) == 1 or static_index(y) == 1:
+            return y if static_index(x) == 1 else x
+        return self._fold(arith.MuliOp, lambda a, c: a * c, x, y)
+
+    def product(self, values: Sequence[SSAValue]) -> SSAValue:
+        total = self.index(1)
+        for value in values:
+            total = self.mul(total, value)
+        return total
+
+    def strides(self, dims: Sequence[SSAValue]) -> list[SSAValue]:
+        """Row-major strides (in elements) of a tensor with these dims."""
+        strides = [self.index(1)]
+        for d in reversed(dims[1:]):
+            strides.insert(0, self.mul(strides[0], d))
+        return strides
 
     # ---- tensors ---------------------------------------------------------------
 
@@ -151,22 +243,22 @@ class FunctionLowering:
         """The memref holding `tensor`; a splat gets an allocation filled here."""
         if tensor not in self.buffers:
             splat = self.splats[tensor]
-            t = tensor.type
-            assert isinstance(t, TensorType)
-            out = self.alloc(t, splat.dims)
-            self.loops(splat.dims, self._fill_body(out, splat))
+            out = self.alloc(tensor_type_of(tensor), splat.dims)
+
+            def fill(
+                b: Builder, ivs: list[SSAValue], _: list[SSAValue]
+            ) -> list[SSAValue]:
+                store(b, splat.scalar(b), out, ivs)
+                return []
+
+            self.loops(splat.dims, fill)
             self.buffers[tensor] = out
         return self.buffers[tensor]
 
-    def _fill_body(self, out: SSAValue, splat: Splat) -> LoopBody:
-        def body(b: Builder, ivs: list[SSAValue], _: list[SSAValue]) -> list[SSAValue]:
-            b.insert(memref.StoreOp.get(splat.scalar(b), out, ivs))
-            return []
-
-        return body
-
-    def element(self, b: Builder, tensor: SSAValue, indices: Sequence[SSAValue]) -> SSAValue:
-        """tensor[indices] as a scalar inserted by `b` (a constant for splats)."""
+    def element(
+        self, b: Builder, tensor: SSAValue, indices: Sequence[SSAValue]
+    ) -> SSAValue:
+        """tensor[indices] as a scalar inserted by `b` (no load for splats)."""
         if tensor in self.splats:
             return self.splats[tensor].scalar(b)
         return emit(b, memref.LoadOp.get(self.buffer(tensor), list(indices)))
@@ -181,13 +273,32 @@ class FunctionLowering:
 
     def copy(self, tensor: SSAValue) -> SSAValue:
         """A fresh allocation holding a copy of `tensor`."""
-        t = tensor.type
-        assert isinstance(t, TensorType)
         dims = self.dims(tensor)
-        out = self.alloc(t, dims)
+        out = self.alloc(tensor_type_of(tensor), dims)
 
         def body(b: Builder, ivs: list[SSAValue], _: list[SSAValue]) -> list[SSAValue]:
-            b.insert(memref.StoreOp.get(self.element(b, tensor, ivs), out, ivs))
+            store(b, self.element(b, tensor, ivs), out, ivs)
+            return []
+
+        self.loops(dims, body)
+        return out
+
+    def copy_mapped(
+        self,
+        op: Operation,
+        source: SSAValue,
+        dims: list[SSAValue],
+        index_map: IndexMap,
+        keep_splat: bool = True,
+    ) -> SSAValue | Splat:
+        """op's result with `dims`: out[ivs] = source[index_map(ivs)]; a splat source
+        gives a splat (when `keep_splat`: the index map has no checks to run)."""
+        if keep_splat and source in self.splats:
+            return Splat(self.splats[source].value, dims)
+        out = self.alloc(tensor_type_of(result_of(op)), dims)
+
+        def body(b: Builder, ivs: list[SSAValue], _: list[SSAValue]) -> list[SSAValue]:
+            store(b, self.element(b, source, index_map(b, ivs)), out, ivs)
             return []
 
         self.loops(dims, body)
@@ -229,9 +340,11 @@ class FunctionLowering:
         loop = b.insert(scf.ForOp(zero, uppers[0], one, carried, Region(block)))
         return list(loop.results)
 
-    # ---- run-time checks ---------------------------------------------------------
+    # ---- shapes and run-time checks ------------------------------------------
 
-    def check(self, cond: SSAValue, op: Operation, what: str, b: Builder | None = None) -> None:
+    def check(
+        self, cond: SSAValue, op: Operation, what: str, b: Builder | None = None
+    ) -> None:
         """`cf.assert cond, "<op> (created at file:line): <what>"`."""
         (self.builder if b is None else b).insert(cf.AssertOp(cond, message(op, what)))
 
@@ -247,16 +360,51 @@ class FunctionLowering:
             return
         self.check(cmpi(self.builder, "eq", x, y), op, what)
 
-    def result_dims(self, op: Operation, computed: Sequence[SSAValue]) -> list[SSAValue]:
+    def result_dims(
+        self, op: Operation, computed: Sequence[SSAValue]
+    ) -> list[SSAValue]:
         """Dims of op's result: a static dim of the result type wins, after checking
         that the computed dim agrees with it."""
-        t = op.results[0].type
-        assert isinstance(t, TensorType)
+        shape = tensor_type_of(result_of(op)).get_shape()
         dims: list[SSAValue] = []
-        for axis, (static, value) in enumerate(zip(t.get_shape(), computed, strict=True)):
+        for axis, (static, value) in enumerate(zip(shape, computed, strict=True)):
             if static == DYNAMIC_INDEX:
                 dims.append(value)
                 continue
-            self.check_equal(value, self.index(static), op, f"result dim {axis} differs from its type")
+            what = f"result dim {axis} differs from its type"
+            self.check_equal(value, self.index(static), op, what)
             dims.append(self.index(static))
         return dims
+
+    def target_dims(
+        self, op: Operation, operands: Sequence[SSAValue]
+    ) -> list[SSAValue]:
+        """Dims of op's result type: static ones as constants, dynamic ones read from
+        the 0-d `dims` operands in order (checked to be non-negative)."""
+        given = iter(operands)
+        dims = []
+        for axis, d in enumerate(tensor_type_of(result_of(op)).get_shape()):
+            if d != DYNAMIC_INDEX:
+                dims.append(self.index(d))
+                continue
+            value = self.index_of(next(given))
+            if not non_negative(value):
+                is_size = cmpi(self.builder, "sge", value, self.index(0))
+                self.check(
+                    is_size, op, f"requested size of result dim {axis} is negative"
+                )
+            dims.append(value)
+        return dims
+
+    def same_dims(
+        self, op: Operation, values: Sequence[SSAValue], names: Sequence[str]
+    ) -> list[SSAValue]:
+        """Dims of values of one tensor type, asserting their dynamic dims agree."""
+        first = self.dims(values[0])
+        for value, name in zip(values[1:], names[1:]):
+            if value is values[0]:
+                continue
+            for axis, (d0, d) in enumerate(zip(first, self.dims(value), strict=True)):
+                what = f"{names[0]} dim {axis} differs from {name} dim {axis}"
+                self.check_equal(d0, d, op, what)
+        return first

@@ -298,7 +298,9 @@ def _floordiv_float_native(b: Builder, x: SSAValue, y: SSAValue) -> SSAValue:
     return select(b, cmpf(b, "oeq", y, zero), quotient, result)
 
 
-def _half_in_f32(fn: Callable[[Builder, SSAValue, SSAValue], SSAValue]) -> ScalarBuilder:
+def _half_in_f32(
+    fn: Callable[[Builder, SSAValue, SSAValue], SSAValue],
+) -> ScalarBuilder:
     """numpy computes float16 division in float32 and rounds the result once."""
 
     def build(b: Builder, args: Sequence[SSAValue], op: Operation) -> SSAValue:
@@ -379,7 +381,8 @@ def _width(t: Attribute) -> int:
     return t.width.data if isinstance(t, IntegerType) else t.bitwidth  # type: ignore[union-attr]
 
 
-def _kind(t: Attribute) -> str:
+def element_kind(t: Attribute) -> str:
+    """'f' for float, 'i' for (signed) integer, 'b' for bool element types."""
     return "f" if tc.is_float(t) else "b" if tc.is_bool(t) else "i"
 
 
@@ -388,7 +391,7 @@ def cast_scalar(b: Builder, x: SSAValue, target: Attribute) -> SSAValue:
     source = x.type
     if source == target:
         return x
-    kinds = _kind(source) + _kind(target)
+    kinds = element_kind(source) + element_kind(target)
     if kinds[1] == "b":  # anything -> bool is x != 0 (nan is true)
         zero = constant(b, 0, source)
         return cmpf(b, "une", x, zero) if kinds[0] == "f" else cmpi(b, "ne", x, zero)
