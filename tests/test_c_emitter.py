@@ -8,16 +8,18 @@ import io
 import math as pymath
 import re
 from collections.abc import Callable, Sequence
+from functools import singledispatchmethod
 
 import numpy as np
 import pytest
-from xdsl.dialects import arith, math
+from xdsl.dialects import arith, math, scf
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation
 from xdsl.parser import Parser
 
 from tensorc.errors import LoweringError
-from tensorc.lowering.cpu.c_emitter import CTarget, emit_c
-from tensorc.lowering.cpu.c_expr import C_EXPR
+from tensorc.lowering.cpu.c_emitter import CEmitter, CTarget, emit_c
+from tensorc.lowering.cpu.c_expr import C_EXPR, CScalarType
 from tensorc.pipeline import make_context
 from tensorc.runtime.cpu import compile_module
 
@@ -831,3 +833,28 @@ def test_f16_arithmetic_rounds_after_every_op() -> None:
 
 
 # endregion
+
+
+def test_subclasses_override_hooks_and_extend_the_dispatch() -> None:
+    """How the CUDA emitter builds on CEmitter: small hooks plus its own dispatch
+    that falls back to the C one."""
+
+    class Tagged(CEmitter):
+        def memref_declaration(self, element: CScalarType, name: str) -> str:
+            return f"TAGGED {element.storage} *{name}"
+
+        @singledispatchmethod
+        def emit_op(self, op: Operation) -> None:
+            super().emit_op(op)
+
+        @emit_op.register
+        def _(self, op: scf.ForOp) -> None:
+            self.print_string("\n/* loop */")
+            super().emit_op(op)
+
+    stream = io.StringIO()
+    Tagged(stream).emit_module(parse(LOOP))
+    source = stream.getvalue()
+    assert re.search(r"TAGGED double \*a_\d+ = \(double \*\)in_data\[0\];", source)
+    assert "/* loop */\n    double acc" in source
+    assert source.count("exp(") == 1  # scalar ops still reach the C_EXPR path

@@ -238,6 +238,14 @@ class _CallBuffers:
         self.out_data = (ctypes.c_void_p * max(outputs, 1))()
         self.out_shapes = (ctypes.c_int64 * max(output_dims, 1))()
         self.err = ctypes.create_string_buffer(ERROR_BUFFER_BYTES)
+        self.arguments = (
+            self.in_data,
+            self.in_shapes,
+            self.out_data,
+            self.out_shapes,
+            self.err,
+            ctypes.c_int64(ERROR_BUFFER_BYTES),
+        )
 
 
 class CpuKernel:
@@ -275,7 +283,6 @@ class CpuKernel:
                 zip(output_types, _dim_slices(output_types), strict=True)
             )
         ]
-        self._error_length = ctypes.c_int64(ERROR_BUFFER_BYTES)
         self._local = threading.local()
 
     def _buffers(self) -> _CallBuffers:
@@ -302,14 +309,7 @@ class CpuKernel:
         ):
             in_data[index] = _data_pointer(array)
             in_shapes[dims] = array.shape
-        status = self._function(
-            in_data,
-            in_shapes,
-            buffers.out_data,
-            buffers.out_shapes,
-            buffers.err,
-            self._error_length,
-        )
+        status = self._function(*buffers.arguments)
         if status:
             raise _run_failure(status, buffers.err.value)
         out_data, out_shapes, free = buffers.out_data, buffers.out_shapes, self._free
@@ -334,9 +334,13 @@ def _dim_slices(types: Sequence[TensorType]) -> list[slice]:
     return slices
 
 
+_addressof = ctypes.addressof
+_char_view = ctypes.c_char.from_buffer
+
+
 def _data_pointer(array: np.ndarray) -> int:
     try:  # the fast path (~0.4 us); needs a writable, non-empty buffer
-        return ctypes.addressof(ctypes.c_char.from_buffer(array))
+        return _addressof(_char_view(array))
     except (TypeError, ValueError, BufferError):
         return array.ctypes.data
 
