@@ -120,7 +120,8 @@ class Adam(Optimizer):
     @property
     def lr(self) -> float:
         """The bias-corrected step size of the current step."""
-        correction = np.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
+        t = max(self.t, 1)  # before the first step: the first step's size
+        correction = np.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
         return float(self.alpha * correction)
 
     def update_one(self, value: np.ndarray, grad: np.ndarray,

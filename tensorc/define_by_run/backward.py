@@ -87,7 +87,7 @@ class BackwardCache:
             return function
         function = self.functions[graph.key] = _compile(graph, output)
         self.compilations += 1
-        if len(self.functions) > self.capacity:
+        while len(self.functions) > self.capacity:
             self.functions.popitem(last=False)
         return function
 

@@ -24,9 +24,6 @@ from tensorc.errors import DTypeError, ShapeError
 from tensorc.frontend import ops
 from tensorc.frontend.variable import Variable as Node
 
-_FLOAT_KINDS = "f"
-
-
 def as_array(data: Any) -> np.ndarray:
     """`data` as a numpy array: arrays keep their dtype; Python numbers and lists
     become float64 (as Chainer expects float data), booleans stay bool."""
