@@ -231,6 +231,21 @@ def test_check_backward_of_every_function(name, reference):
     gradient_check.check_backward(func, inputs, y_grad, atol=1e-7, rtol=1e-6, eps=1e-6)
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_check_backward_of_every_function_in_float16(name, reference):
+    """float16 values and gradients, checked against float64 differences taken at
+    the same (float16) points."""
+    func, inputs = CASES[name]
+    inputs = [x.astype(np.float16) if x.dtype.kind == "f" else x for x in inputs]
+    y_grad = _seed_like(func(*[tensorc.Variable(x) for x in inputs]))
+    gradient_check.check_backward(func, inputs, y_grad, atol=3e-2, rtol=3e-2,
+                                  eps=1e-4, dtype=np.float64)
+
+
+def test_every_function_is_checked():
+    assert set(F.__all__) <= set(CASES)
+
+
 def test_check_backward_reports_wrong_gradients(reference):
     def stopped(x):  # a gradient of zero where the value depends on x
         return tensorc.Variable(x.data * 2, requires_grad=False) + x * 0
