@@ -155,13 +155,27 @@ def _check_not_empty(
 
 def lower_reduction(fl: FunctionLowering, op: tc.ReductionOp) -> SSAValue:
     name = op.name.removeprefix("tc.")
-    combiner = COMBINERS[name]
     element = tensor_type_of(op.input).get_element_type()
-    kind = element_kind(element)
+    plan = _plan_reduction(fl, op, needs_elements=name in ("max", "min"))
+    rank = len(plan.outer) + len(plan.inner)
+    trailing = plan.axes == tuple(range(rank - len(plan.axes), rank))
     # numpy accumulates float16 sums and products in float32
     wide = isinstance(element, Float16Type) and name in ("sum", "prod")
-    acc_type = f32 if wide else element
-    plan = _plan_reduction(fl, op, needs_elements=name in ("max", "min"))
+    if trailing or wide:
+        _reduce_in_registers(fl, op, plan, f32 if wide else element)
+    else:
+        _reduce_in_place(fl, op, plan)
+    return plan.out
+
+
+def _reduce_in_registers(
+    fl: FunctionLowering, op: tc.ReductionOp, plan: ReductionPlan, acc_type: Attribute
+) -> None:
+    """Per result element, a loop nest over the reduced dims carrying the
+    accumulator: contiguous reads when the reduced dims are the trailing ones."""
+    combiner = COMBINERS[op.name.removeprefix("tc.")]
+    element = tensor_type_of(op.input).get_element_type()
+    kind = element_kind(element)
 
     def outer_body(
         b: Builder, ivs: list[SSAValue], _: list[SSAValue]
@@ -172,18 +186,45 @@ def lower_reduction(fl: FunctionLowering, op: tc.ReductionOp) -> SSAValue:
             ib: Builder, jvs: list[SSAValue], acc: list[SSAValue]
         ) -> list[SSAValue]:
             x = fl.element(ib, op.input, plan.input_index(ivs, jvs))
-            if wide:
-                x = emit(ib, arith.ExtFOp(x, f32))
+            if acc_type != element:
+                x = emit(ib, arith.ExtFOp(x, acc_type))
             return [emit(ib, combiner.step[kind](acc[0], x))]
 
         (total,) = fl.loops(plan.inner, inner_body, [start], builder=b)
-        if wide:
+        if acc_type != element:
             total = emit(b, arith.TruncFOp(total, element))
         store(b, total, plan.out, plan.output_index(fl, ivs))
         return []
 
     fl.loops(plan.outer, outer_body)
-    return plan.out
+
+
+def _reduce_in_place(
+    fl: FunctionLowering, op: tc.ReductionOp, plan: ReductionPlan
+) -> None:
+    """The result starts at the identity; the input is then read once in row-major
+    order and each element combined into its result element (the innermost loop
+    runs over independent result elements when a leading dim is reduced)."""
+    combiner = COMBINERS[op.name.removeprefix("tc.")]
+    element = tensor_type_of(op.input).get_element_type()
+    kind = element_kind(element)
+    out_dims = fl.dims(plan.out)
+
+    def fill(b: Builder, ivs: list[SSAValue], _: list[SSAValue]) -> list[SSAValue]:
+        store(b, constant(b, combiner.start[kind](element), element), plan.out, ivs)
+        return []
+
+    fl.loops(out_dims, fill)
+
+    def body(b: Builder, ivs: list[SSAValue], _: list[SSAValue]) -> list[SSAValue]:
+        kept = [iv for axis, iv in enumerate(ivs) if axis not in plan.axes]
+        target = plan.output_index(fl, kept)
+        acc = emit(b, memref.LoadOp.get(plan.out, target))
+        x = fl.element(b, op.input, ivs)
+        store(b, emit(b, combiner.step[kind](acc, x)), plan.out, target)
+        return []
+
+    fl.loops(fl.dims(op.input), body)
 
 
 def _is_better(b: Builder, argmax: bool, x: SSAValue, best: SSAValue) -> SSAValue:

@@ -76,16 +76,29 @@ func.func @row_sums(%x: tensor<?x?xf64>) -> tensor<?xf64> {
 // CHECK-NEXT:    }
 
 // max has no identity: an empty reduction (with a non-empty result) is an error.
+// A reduced leading dim is accumulated in place: the result starts at -inf and the
+// input is read once in row-major order.
 
 func.func @col_max(%x: tensor<?x?xf32>) -> tensor<?xf32> {
   %m = tc.max %x axes = array<i64: 0> : tensor<?x?xf32> -> tensor<?xf32>
   func.return %m : tensor<?xf32>
 }
 
-// CHECK-LABEL: func.func @col_max(
+// CHECK-LABEL: func.func @col_max(%x: memref<?x?xf32>) -> memref<?xf32> {
+// CHECK:         %[[ROWS:.*]] = memref.dim %x, %{{.*}} : memref<?x?xf32>
+// CHECK-NEXT:    %[[COLS:.*]] = memref.dim %x, %{{.*}} : memref<?x?xf32>
 // CHECK:         cf.assert %{{.*}}, "tc.max: cannot reduce an empty set of elements (no identity)"
-// CHECK:         arith.constant 0xff800000 : f32
-// CHECK:         arith.maximumf
+// CHECK-NEXT:    %[[OUT:.*]] = memref.alloc(%[[COLS]]) : memref<?xf32>
+// CHECK-NEXT:    scf.for %[[J:.*]] = %{{.*}} to %[[COLS]] step %{{.*}} {
+// CHECK-NEXT:      %[[NEGINF:.*]] = arith.constant 0xff800000 : f32
+// CHECK-NEXT:      memref.store %[[NEGINF]], %[[OUT]][%[[J]]] : memref<?xf32>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    scf.for %[[I:.*]] = %{{.*}} to %[[ROWS]] step %{{.*}} {
+// CHECK-NEXT:      scf.for %[[K:.*]] = %{{.*}} to %[[COLS]] step %{{.*}} {
+// CHECK-NEXT:        %[[ACC:.*]] = memref.load %[[OUT]][%[[K]]] : memref<?xf32>
+// CHECK-NEXT:        %[[V:.*]] = memref.load %x[%[[I]], %[[K]]] : memref<?x?xf32>
+// CHECK-NEXT:        %[[MAX:.*]] = arith.maximumf %[[ACC]], %[[V]] : f32
+// CHECK-NEXT:        memref.store %[[MAX]], %[[OUT]][%[[K]]] : memref<?xf32>
 
 // float64 matrix products call the BLAS runtime function; a 1-D operand is passed
 // as a K x 1 matrix.
