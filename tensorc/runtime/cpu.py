@@ -131,18 +131,20 @@ def build_library(
         source, _tensorc_version(), compiler_identity(compiler), *flags, "|", *link
     )
 
+    directory = cache.cache_dir() / "c"
+
     def compile_into(library: Path) -> None:
         source_path = library.parent / "module.c"
         source_path.write_text(source)
         command = [*compiler, *flags, "-o", str(library), str(source_path), *link]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0 or not library.exists():
-            failed = cache.cache_dir() / "c" / f"{key}.failed.c"
+            failed = directory / f"{key}.failed.c"
             cache.publish(failed, source)
             raise CompileError(_compile_failure(command, result, failed))
-        cache.publish(library.parent.parent / f"{key}.c", source)
+        cache.publish(directory / f"{key}.c", source)  # for debugging
 
-    return cache.get_or_build(key, ".so", compile_into)
+    return cache.get_or_build(key, ".so", compile_into, kind="c")
 
 
 def _compile_failure(

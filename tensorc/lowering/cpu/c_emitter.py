@@ -1,10 +1,10 @@
 """CEmitter: C source from bufferized IR, and the `c` target of tensorc-opt.
 
 Precondition (/work/notes/abi.md): the module holds only builtin, func, scf
-(for/if/yield), memref (alloc/dealloc/load/store/dim/global/get_global), arith,
-math and cf.assert; memrefs have the identity layout; `memref.alloc` appears only
-in the top-level block of a function; returned memrefs are fresh allocations;
-`func.call` targets only the declared `tensorc_gemm_f32/f64`.
+(for/if/yield), memref (alloc/dealloc/load/store/dim/global/get_global, also
+cast/copy), arith, math and cf.assert; memrefs have the identity layout;
+`memref.alloc` appears only in the top-level block of a function; returned memrefs
+are fresh allocations; `func.call` targets only the declared `tensorc_gemm_f32/f64`.
 
 Postcondition: one C11 translation unit. Each public `func.func @f` becomes
     int tensorc_entry_f(void *const *in_data, const int64_t *in_shapes,
@@ -270,7 +270,7 @@ class CEmitter(BasePrinter):
                 raise LoweringError(
                     f"entry argument {index} is {arg.type}, not a memref"
                 )
-            t = self._memref_type(arg.type, arg.owner)
+            t = self._memref_type(arg.type)
             element = self.scalar_type(t.element_type)
             name = self._fresh(arg.name_hint or f"in{index}")
             dims: list[str] = []
@@ -371,15 +371,17 @@ class CEmitter(BasePrinter):
     # endregion
     # region memrefs
 
-    def _memref_type(self, t: Attribute, where: Operation | Block) -> MemRefType:
+    def _memref_type(self, t: Attribute, op: Operation | None = None) -> MemRefType:
+        """`t` if the C emitter can represent it (pointer + row-major dims)."""
         if (
             not isinstance(t, MemRefType)
             or not isinstance(t.layout, NoneAttr)
             or not isinstance(t.memory_space, NoneAttr)
         ):
+            where = _where(op) if op is not None else ""
             raise LoweringError(
-                f"{t}: the C emitter handles memrefs with the identity layout and "
-                "no memory space only"
+                f"{t}{where}: the C emitter handles memrefs with the identity layout "
+                "and no memory space only"
             )
         return t
 
