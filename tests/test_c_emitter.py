@@ -774,11 +774,18 @@ def test_int_conversions() -> None:
         ("arith.fptoui {3} : f64 to i32", "i32"),
         ("arith.bitcast {2} : i64 to f64", "f64"),
         ("arith.bitcast {4} : f32 to i32", "i32"),
+        ("arith.bitcast {5} : f16 to i16", "i16"),
+        ("arith.bitcast {6} : i16 to f16", "f16"),
     ]
     positive = np.abs(x64.astype(np.float64)) % 4e9
     f32 = x32.astype(np.float32)
+    with np.errstate(over="ignore"):  # the ends overflow to +-inf on purpose
+        f16 = np.linspace(-70000, 70000, x8.size).astype(np.float16)
+    x16 = int_inputs("int16")[0]
     outputs = run_elementwise(
-        ["i8", "i32", "i64", "f64", "f32"], ops, [x8, x32, x64, positive, f32]
+        ["i8", "i32", "i64", "f64", "f32", "f16", "i16"],
+        ops,
+        [x8, x32, x64, positive, f32, f16, x16],
     )
     with np.errstate(all="ignore"):
         wants = [
@@ -793,6 +800,8 @@ def test_int_conversions() -> None:
             positive.astype(np.uint32).view(np.int32),
             x64.view(np.float64),
             f32.view(np.int32),
+            f16.view(np.int16),
+            x16.view(np.float16),
         ]
     assert_all(
         [

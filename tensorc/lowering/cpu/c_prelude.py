@@ -113,8 +113,10 @@ TC_FN TO_T tc_bitcast_##FROM_S##_##TO_S(FROM_T x) {                             
     return y;                                                                       \
 }
 
+#ifdef __FLT16_MAX__ /* compilers without _Float16 still build f16-free modules */
 TC_BITCAST(f16, _Float16, i16, int16_t)
 TC_BITCAST(i16, int16_t, f16, _Float16)
+#endif
 TC_BITCAST(f32, float, i32, int32_t)
 TC_BITCAST(i32, int32_t, f32, float)
 TC_BITCAST(f64, double, i64, int64_t)
