@@ -171,29 +171,41 @@ def _arange_length(
 def _arange_value(
     fl: FunctionLowering, start: SSAValue, step: SSAValue
 ) -> Callable[[Builder, SSAValue], SSAValue]:
+    """Element i of arange: start + i * step for integers (wrapping, as numpy)."""
+    element = start.type
+    if tc.is_float(element):
+        return _arange_float_value(fl, start, step)
+
+    def value(b: Builder, i: SSAValue) -> SSAValue:
+        i_times_step = emit(
+            b, arith.MuliOp(emit(b, arith.IndexCastOp(i, element)), step)
+        )
+        return emit(b, arith.AddiOp(start, i_times_step))
+
+    return value
+
+
+def _arange_float_value(
+    fl: FunctionLowering, start: SSAValue, step: SSAValue
+) -> Callable[[Builder, SSAValue], SSAValue]:
     """numpy fills start, start + step, then start + i * ((start + step) - start);
     float16 in float32 arithmetic, rounded once."""
     element = start.type
-    second = fl.arith(
-        arith.AddfOp(start, step) if tc.is_float(element) else arith.AddiOp(start, step)
-    )
-    if not tc.is_float(element):
-        return lambda b, i: emit(
-            b,
-            arith.AddiOp(
-                start,
-                emit(b, arith.MuliOp(emit(b, arith.IndexCastOp(i, element)), step)),
-            ),
-        )
+    second = fl.arith(arith.AddfOp(start, step))
     wide = f32 if isinstance(element, Float16Type) else element
-    first = start if wide == element else fl.arith(arith.ExtFOp(start, wide))
-    next_ = second if wide == element else fl.arith(arith.ExtFOp(second, wide))
+    first, next_ = start, second
+    if wide != element:
+        first, next_ = (
+            fl.arith(arith.ExtFOp(start, wide)),
+            fl.arith(arith.ExtFOp(second, wide)),
+        )
     delta = fl.arith(arith.SubfOp(next_, first))
 
     def value(b: Builder, i: SSAValue) -> SSAValue:
         x = emit(b, arith.SIToFPOp(emit(b, arith.IndexCastOp(i, i64)), wide))
         v = emit(b, arith.AddfOp(first, emit(b, arith.MulfOp(x, delta))))
-        v = v if wide == element else emit(b, arith.TruncFOp(v, element))
+        if wide != element:
+            v = emit(b, arith.TruncFOp(v, element))
         v = select(b, cmpi(b, "eq", i, fl.index(1)), second, v)
         return select(b, cmpi(b, "eq", i, fl.index(0)), start, v)
 
