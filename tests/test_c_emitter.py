@@ -13,13 +13,13 @@ from functools import singledispatchmethod
 import numpy as np
 import pytest
 from xdsl.dialects import arith, math, scf
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import MemRefType, ModuleOp
 from xdsl.ir import Operation
 from xdsl.parser import Parser
 
 from tensorc.errors import LoweringError
 from tensorc.lowering.cpu.c_emitter import CEmitter, CTarget, emit_c
-from tensorc.lowering.cpu.c_expr import C_EXPR, CScalarType
+from tensorc.lowering.cpu.c_expr import C_EXPR
 from tensorc.pipeline import make_context
 from tensorc.runtime.cpu import compile_module
 
@@ -849,8 +849,8 @@ def test_subclasses_override_hooks_and_extend_the_dispatch() -> None:
     that falls back to the C one."""
 
     class Tagged(CEmitter):
-        def memref_declaration(self, element: CScalarType, name: str) -> str:
-            return f"TAGGED {element.storage} *{name}"
+        def memref_declaration(self, t: MemRefType, name: str) -> str:
+            return f"TAGGED {self.scalar_type(t.element_type).storage} *{name}"
 
         @singledispatchmethod
         def emit_op(self, op: Operation) -> None:

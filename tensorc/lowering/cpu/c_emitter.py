@@ -22,9 +22,9 @@ single-use pure value is inlined into its user in the same block, other values
 become `const` temporaries, constants are always inlined.
 
 Subclassing (the CUDA emitter): override the small hooks (`entry_signature`,
-`emit_prelude`, `emit_assert_failure`, `emit_alloc_failure`, `memref_declaration`)
-and extend the dispatch with a new `@singledispatchmethod emit_op` whose fallback
-calls `super().emit_op(op)`.
+`emit_prelude`, `emit_assert_failure`, `emit_alloc_failure`, `memref_type`,
+`memref_declaration`, `scalar_type`) and extend the dispatch with a new
+`@singledispatchmethod emit_op` whose fallback calls `super().emit_op(op)`.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ class CEmitter(BasePrinter):
 
     @emit_op.register
     def _(self, op: memref.GlobalOp) -> None:
-        t = self._memref_type(op.type, op)
+        t = self.memref_type(op.type, op)
         if op.constant is None or not isinstance(
             op.initial_value, builtin.DenseIntOrFPElementsAttr
         ):
@@ -270,7 +270,7 @@ class CEmitter(BasePrinter):
                 raise LoweringError(
                     f"entry argument {index} is {arg.type}, not a memref"
                 )
-            t = self._memref_type(arg.type)
+            t = self.memref_type(arg.type)
             element = self.scalar_type(t.element_type)
             name = self._fresh(arg.name_hint or f"in{index}")
             dims: list[str] = []
@@ -285,7 +285,7 @@ class CEmitter(BasePrinter):
                 dims.append(str(size))
                 self._emit_input_check(index, axis, source, size)
             offset += t.get_num_dims()
-            declaration = self.memref_declaration(element, name)
+            declaration = self.memref_declaration(t, name)
             line = f"{declaration} = ({element.storage} *)in_data[{index}];"
             declarations.append((name, line))
             self._memrefs[arg] = MemrefView(name, tuple(dims), element)
@@ -301,9 +301,10 @@ class CEmitter(BasePrinter):
             self._line(f"return {STATUS_ASSERT};")
         self._line("}")
 
-    def memref_declaration(self, element: CScalarType, name: str) -> str:
-        """Declarator of a memref data pointer (CUDA adds address spaces here)."""
-        return f"{element.storage} *restrict {name}"
+    def memref_declaration(self, t: MemRefType, name: str) -> str:
+        """Declarator of the data pointer of a memref of type `t` (the CUDA emitter
+        spells memory spaces here)."""
+        return f"{self.scalar_type(t.element_type).storage} *restrict {name}"
 
     def _declare_allocs(self, op: func.FuncOp) -> bool:
         """Hoist every allocation's pointer and dims to the top (NULL until
@@ -326,7 +327,7 @@ class CEmitter(BasePrinter):
         return needs_exit
 
     def _declare_alloc(self, op: memref.AllocOp) -> None:
-        t = self._memref_type(op.memref.type, op)
+        t = self.memref_type(op.memref.type, op)
         element = self.scalar_type(t.element_type)
         name = self._fresh(op.memref.name_hint)
         dims: list[str] = []
@@ -336,7 +337,7 @@ class CEmitter(BasePrinter):
                 continue
             dims.append(self._fresh_derived(f"{name}_d{axis}"))
             self._line(f"int64_t {dims[-1]} = 0;")
-        self._line(f"{self.memref_declaration(element, name)} = NULL;")
+        self._line(f"{self.memref_declaration(t, name)} = NULL;")
         self._memrefs[op.memref] = MemrefView(name, tuple(dims), element)
         self._allocs.append(op.memref)
 
@@ -371,8 +372,8 @@ class CEmitter(BasePrinter):
     # endregion
     # region memrefs
 
-    def _memref_type(self, t: Attribute, op: Operation | None = None) -> MemRefType:
-        """`t` if the C emitter can represent it (pointer + row-major dims)."""
+    def memref_type(self, t: Attribute, op: Operation | None = None) -> MemRefType:
+        """`t` if this target can represent it (CUDA also takes memory spaces)."""
         if (
             not isinstance(t, MemRefType)
             or not isinstance(t.layout, NoneAttr)
@@ -463,7 +464,7 @@ class CEmitter(BasePrinter):
     def _(self, op: memref.CastOp) -> None:
         """Same buffer, other static/dynamic dims: the source's dims stay true."""
         source = self._view(op.source)
-        t = self._memref_type(op.dest.type, op)
+        t = self.memref_type(op.dest.type, op)
         if t.get_num_dims() != len(source.dims):
             raise LoweringError(f"memref.cast changes the rank{_where(op)}")
         self._memrefs[op.dest] = source
