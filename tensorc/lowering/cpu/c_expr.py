@@ -189,7 +189,8 @@ def _rsqrt(op: Operation, args: Sequence[str]) -> str:
 
 
 def _fpowi(op: Operation, args: Sequence[str]) -> str:
-    # pow in double holds every f16/f32 result and any i32 exponent exactly.
+    # f16/f32 powers are taken in double and rounded once; an i32 exponent
+    # converts to double exactly (a float could lose its parity).
     t = _result_type(op)
     base, power = args
     expr = f"pow((double){base}, (double){power})"
