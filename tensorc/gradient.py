@@ -350,6 +350,24 @@ def _mismatch(i: int, analytic: np.ndarray, numeric: np.ndarray, abs_tol: float,
     return float(np.max(abs_err)), float(np.max(rel_err)), message
 
 
+def _compile_check(inputs: list[Variable], projection: Variable, output: Variable,
+                   grads: Callable[[Variable], list[Variable]], mode: str | None
+                   ) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """(cost function, gradient function) of verify_grad. With a compiling backend
+    both are one function (one compile; the gradients cost little at run time)."""
+    from tensorc.config import config
+    from tensorc.frontend.function import function
+    from tensorc.frontend.reduce import sum as tensor_sum
+
+    cost = tensor_sum(output * projection)
+    args = [*inputs, projection]
+    if (mode or config.mode) == "REFERENCE":
+        f_cost = function(args, cost, mode=mode, on_unused_input="ignore")
+        return f_cost, function(args, grads(cost), mode=mode, on_unused_input="ignore")
+    both = function(args, [cost, *grads(cost)], mode=mode, on_unused_input="ignore")
+    return (lambda *values: both(*values)[0]), (lambda *values: both(*values)[1:])
+
+
 def verify_grad(fun: Callable[..., Any], points: Sequence[Any], rng: Any = None,
                 eps: float | None = None, abs_tol: float | None = None,
                 rel_tol: float | None = None, n_tests: int = 2,
@@ -363,7 +381,6 @@ def verify_grad(fun: Callable[..., Any], points: Sequence[Any], rng: Any = None,
     and numeric values); returns the largest errors seen otherwise.
     """
     from tensorc.frontend.function import function
-    from tensorc.frontend.reduce import sum as tensor_sum
     from tensorc.frontend.variable import TensorType
 
     if not callable(fun):
@@ -377,19 +394,18 @@ def verify_grad(fun: Callable[..., Any], points: Sequence[Any], rng: Any = None,
         raise TypeError(f"verify_grad: fun must return a float symbolic variable, got "
                         f"{output!r}")
     dtypes = [a.dtype.name for a in arrays] + [output.dtype]
-    narrowest = min(dtypes, key=lambda d: np.finfo(d).bits)
-    default_eps, default_tol = _TOLERANCES[narrowest]
+    default_eps, default_tol = _TOLERANCES[min(dtypes, key=lambda d: np.finfo(d).bits)]
     eps = default_eps if eps is None else eps
     abs_tol = default_tol if abs_tol is None else abs_tol
     rel_tol = default_tol if rel_tol is None else rel_tol
     projection = TensorType(output.dtype, shape=(None,) * output.ndim)("projection")
-    cost = tensor_sum(output * projection)
-    grads = grad(cost, inputs, disconnected_inputs="ignore")
-    f_cost = function([*inputs, projection], cost, mode=mode, on_unused_input="ignore")
-    f_grad = function([*inputs, projection], grads, mode=mode, on_unused_input="ignore")
-    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
-    out_shape = np.shape(function(inputs, output, mode=mode,
+    f_cost, f_grad = _compile_check(
+        inputs, projection, output,
+        lambda cost: grad(cost, inputs, disconnected_inputs="ignore"), mode)
+    # the output's shape, from the reference interpreter (no compile needed)
+    out_shape = np.shape(function(inputs, output, mode="REFERENCE",
                                   on_unused_input="ignore")(*arrays))
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     worst_abs = worst_rel = 0.0
     for _ in range(n_tests):
         proj = rng.uniform(0.5, 1.5, out_shape).astype(output.dtype)
