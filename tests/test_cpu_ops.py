@@ -294,6 +294,27 @@ def test_float_stability_and_exact_ops() -> None:
         np.testing.assert_array_equal(got[FLOAT_NAMES.index("round")], np.round(a))
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_float_mod_is_exact_for_large_quotients(dtype: str) -> None:
+    """fmod-based floordiv/mod agree exactly with numpy for |x / y| up to 1e60
+    (the loop-free fmod's limit is 2**204), subnormal divisors included."""
+    prog = float_elementwise(dtype)
+    tiny = np.finfo(dtype).smallest_subnormal
+    top = {"float64": 300, "float32": 37}[dtype]
+    x = RNG.choice([-1, 1], 400) * 10.0 ** RNG.uniform(-top, top, 400)
+    y = RNG.choice([-1, 1], 400) * 10.0 ** RNG.uniform(-top, top, 400)
+    x, y = x.astype(dtype), y.astype(dtype)
+    y[:20] = tiny * RNG.integers(1, 1000, 20)
+    with np.errstate(over="ignore"):
+        keep = np.abs(x.astype(np.float64) / y.astype(np.float64)) < 1e60
+    x, y = x[keep].reshape(1, -1), y[keep].reshape(1, -1)
+    got = prog.kernel([x, y])
+    with np.errstate(all="ignore"):  # quotients overflow for huge x / tiny y
+        want_mod, want_floordiv = np.mod(x, y), x // y
+    np.testing.assert_array_equal(got[FLOAT_NAMES.index("mod")], want_mod)
+    np.testing.assert_array_equal(got[FLOAT_NAMES.index("floordiv")], want_floordiv)
+
+
 @functools.cache
 def int_elementwise() -> Program:
     types = [t(d, (None, None)) for d in INTS for _ in range(2)] + [

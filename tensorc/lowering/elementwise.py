@@ -30,7 +30,6 @@ from xdsl.builder import Builder
 from xdsl.dialects import arith, math
 from xdsl.dialects.builtin import (
     Float16Type,
-    Float32Type,
     FloatAttr,
     IndexType,
     IntegerAttr,
@@ -38,6 +37,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     f32,
     f64,
+    i64,
 )
 from xdsl.ir import Attribute, Operation, SSAValue
 
@@ -235,35 +235,70 @@ def _mod_int(b: Builder, args: Sequence[SSAValue], op: Operation) -> SSAValue:
 # ---------------------------------------------------------------------------------
 
 
-def _fmod(b: Builder, x: SSAValue, y: SSAValue) -> SSAValue:
-    """C fmod(x, y) without a libm call: r = fma(-trunc(x/y), y, x) is exact while
-    |x/y| < 2**mantissa; a quotient rounded up to the next integer leaves r with the
-    wrong sign, fixed by adding |y| with x's sign (exact by Sterbenz)."""
-    t = x.type
-    zero, inf = constant(b, 0.0, t), constant(b, float("inf"), t)
-    q = emit(b, math.TruncOp(emit(b, arith.DivfOp(x, y))))
-    r = emit(b, math.FmaOp(emit(b, arith.NegfOp(q)), y, x))
-    x_negative = cmpf(b, "olt", x, zero)
-    wrong_sign = select(b, x_negative, cmpf(b, "ogt", r, zero), cmpf(b, "olt", r, zero))
-    fixed = emit(b, arith.AddfOp(r, emit(b, math.CopySignOp(y, x))))
-    r = select(b, wrong_sign, fixed, r)
-    # fmod(finite, +-inf) == x, but trunc(0) * inf above is nan.
-    keep_x = emit(
-        b,
-        arith.AndIOp(
-            cmpf(b, "oeq", emit(b, math.AbsFOp(y)), inf),
-            cmpf(b, "olt", emit(b, math.AbsFOp(x)), inf),
-        ),
+FMOD_STEPS = 4
+"""Reduction steps of the loop-free fmod. Each removes up to 51 bits of the exponent
+gap between x and y, so fmod is exact for |x / y| < 2**204 (about 1e61); numpy's
+libm fmod is exact everywhere, beyond that the remainder may differ."""
+
+
+def _exponent(b: Builder, v: SSAValue) -> SSAValue:
+    """The biased exponent field of a float64 as i64 (0 for zero and subnormals)."""
+    bits = emit(b, arith.BitcastOp(v, i64))
+    shifted = emit(b, arith.ShRUIOp(bits, constant(b, 52, i64)))
+    return emit(b, arith.AndIOp(shifted, constant(b, 2047, i64)))
+
+
+def _power_of_two(b: Builder, k: SSAValue) -> SSAValue:
+    """2.0**k as float64 for an i64 0 <= k <= 1023, built from its bits (exact)."""
+    biased = emit(b, arith.AddiOp(k, constant(b, 1023, i64)))
+    return emit(
+        b, arith.BitcastOp(emit(b, arith.ShLIOp(biased, constant(b, 52, i64))), f64)
     )
-    return select(b, keep_x, x, r)
+
+
+def _fmod_step(b: Builder, r: SSAValue, ay: SSAValue, ey: SSAValue) -> SSAValue:
+    """r mod (ay * 2**k) for r >= 0, k >= 0 chosen so that the quotient is below
+    2**52: then r - q * big is the exact remainder, and a multiple of ay was
+    removed. A quotient rounded up to the next integer leaves r < 0: add big back."""
+    gap = emit(
+        b,
+        arith.SubiOp(emit(b, arith.SubiOp(_exponent(b, r), ey)), constant(b, 51, i64)),
+    )
+    k = emit(b, arith.MaxSIOp(gap, constant(b, 0, i64)))
+    half = emit(b, arith.ShRUIOp(k, constant(b, 1, i64)))
+    big = emit(b, arith.MulfOp(ay, _power_of_two(b, half)))
+    big = emit(b, arith.MulfOp(big, _power_of_two(b, emit(b, arith.SubiOp(k, half)))))
+    q = emit(b, math.TruncOp(emit(b, arith.DivfOp(r, big))))
+    rem = emit(b, math.FmaOp(emit(b, arith.NegfOp(q)), big, r))
+    negative = cmpf(b, "olt", rem, constant(b, 0.0, f64))
+    return select(b, negative, emit(b, arith.AddfOp(rem, big)), rem)
+
+
+def _fmod(b: Builder, x: SSAValue, y: SSAValue) -> SSAValue:
+    """C fmod(x, y) of float64 values without a libm call (see FMOD_STEPS):
+    |x| reduced step by step modulo |y| scaled by powers of two, x's sign kept.
+    NaN and infinite x, NaN y and y == 0 give NaN; fmod(finite, +-inf) is x."""
+    ax, ay = emit(b, math.AbsFOp(x)), emit(b, math.AbsFOp(y))
+    # exponent of |y|, also for subnormals (scaled by 2**52 first)
+    field = _exponent(b, ay)
+    scaled = emit(b, arith.MulfOp(ay, constant(b, 2.0**52, f64)))
+    normalized = emit(b, arith.SubiOp(_exponent(b, scaled), constant(b, 52, i64)))
+    ey = select(b, cmpi(b, "eq", field, constant(b, 0, i64)), normalized, field)
+    r = ax
+    for _ in range(FMOD_STEPS):
+        r = _fmod_step(b, r, ay, ey)
+    inf = constant(b, float("inf"), f64)
+    keep_x = emit(b, arith.AndIOp(cmpf(b, "oeq", ay, inf), cmpf(b, "olt", ax, inf)))
+    return select(b, keep_x, x, emit(b, math.CopySignOp(r, x)))
 
 
 def _exact_fmod(b: Builder, x: SSAValue, y: SSAValue) -> SSAValue:
-    """fmod in f64 for f32 operands: the fma trick is then exact for |x/y| < 2**53."""
-    if not isinstance(x.type, Float32Type):
+    """fmod computed in float64 (exact for float32 operands too, then rounded
+    back exactly: a remainder of float32 values is a float32 value)."""
+    if x.type == f64:
         return _fmod(b, x, y)
     wide = _fmod(b, emit(b, arith.ExtFOp(x, f64)), emit(b, arith.ExtFOp(y, f64)))
-    return emit(b, arith.TruncFOp(wide, f32))
+    return emit(b, arith.TruncFOp(wide, x.type))
 
 
 def _python_mod(
