@@ -234,6 +234,125 @@ class FoldStaticDim(RewritePattern):
             rewriter.replace(op, constant_like(value, op.result.type, op))
 
 
+def splat_like(value: np.ndarray, like: SSAValue, origin: Operation
+               ) -> list[Operation]:
+    """Ops making a splat of `value` with `like`'s type, `like` being a splat
+    constant possibly seen through `tc.broadcast` (whose dims are reused)."""
+    t = like.type
+    assert isinstance(t, TensorType)
+    if t.has_static_shape():
+        return [constant_like(value, t, origin)]
+    shaped = like.owner
+    assert isinstance(shaped, tc.BroadcastOp)
+    scalar = constant_like(value, TensorType(t.get_element_type(), []), origin)
+    spread = tc.BroadcastOp.build(operands=[scalar.result, list(shaped.dims)],
+                                  result_types=[t])
+    spread.location = origin.location
+    return [scalar, spread]
+
+
+class FoldSplatElementwise(RewritePattern):
+    """op(splat a, splat b) -> splat op(a, b) (dynamic shapes: a broadcast constant)"""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, tc.ELEMENTWISE_OPS) or not op.operands:
+            return
+        result_type = op.results[0].type
+        if not isinstance(result_type, TensorType) or result_type.has_static_shape():
+            return  # static results are FoldConstantOp's
+        splats = [splat_value(v) for v in op.operands]
+        if any(s is None for s in splats) or op.operands[0].type.has_static_shape():
+            return
+        with np.errstate(all="ignore"):
+            value = REFERENCE[type(op)](op, splats)[0]  # type: ignore[arg-type]
+        shaped = op.operands[0].owner
+        assert isinstance(shaped, tc.BroadcastOp)
+        scalar = constant_like(value, TensorType(result_type.get_element_type(), []), op)
+        spread = tc.BroadcastOp.build(operands=[scalar.result, list(shaped.dims)],
+                                      result_types=[result_type])
+        spread.location = op.location
+        rewriter.replace(op, [scalar, spread])
+
+
+class ExpandSquare(RewritePattern):
+    """x ** 2 -> x * x"""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if isinstance(op, tc.PowOp) and (two := splat_value(op.rhs)) is not None:
+            if two == 2:
+                square = tc.MulOp(op.lhs, op.lhs)
+                square.location = op.location
+                rewriter.replace(op, [square])
+
+
+class CancelNegations(RewritePattern):
+    """(-a) * (-b) -> a * b, (-a) / (-b) -> a / b"""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if type(op) not in (tc.MulOp, tc.DivOp):
+            return
+        lhs, rhs = (v.owner for v in op.operands)
+        if isinstance(lhs, tc.NegOp) and isinstance(rhs, tc.NegOp):
+            new = type(op)(lhs.input, rhs.input)
+            new.location = op.location
+            rewriter.replace(op, [new])
+
+
+class SimplifyMulByMinusOne(RewritePattern):
+    """x * -1 -> -x, -1 * x -> -x"""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if type(op) is not tc.MulOp or not tc.is_float(op.results[0].type):
+            return
+        for factor, x in ((op.rhs, op.lhs), (op.lhs, op.rhs)):
+            minus_one = splat_value(factor)
+            if minus_one is not None and minus_one == -1 and splat_value(x) is None:
+                negated = tc.NegOp(x)
+                negated.location = op.location
+                rewriter.replace(op, [negated])
+                return
+
+
+class AbsorbNegation(RewritePattern):
+    """-(a * (-b)) -> a * b, -((-a) * b) -> a * b"""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, tc.NegOp) or type(product := op.input.owner) is not tc.MulOp:
+            return
+        lhs, rhs = product.lhs, product.rhs
+        if isinstance(rhs.owner, tc.NegOp):
+            new = tc.MulOp(lhs, rhs.owner.input)
+        elif isinstance(lhs.owner, tc.NegOp):
+            new = tc.MulOp(lhs.owner.input, rhs)
+        else:
+            return
+        new.location = op.location
+        rewriter.replace(op, [new])
+
+
+class CombineScaleFactors(RewritePattern):
+    """c1 * (c2 * x) -> (c1 * c2) * x, for splat constants c1, c2 (either side)"""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if type(op) is not tc.MulOp:
+            return
+        for outer, inner_value in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
+            inner = inner_value.owner
+            c1 = splat_value(outer)
+            if c1 is None or type(inner) is not tc.MulOp or splat_value(inner_value) is not None:
+                continue
+            for factor, x in ((inner.lhs, inner.rhs), (inner.rhs, inner.lhs)):
+                c2 = splat_value(factor)
+                if c2 is not None and splat_value(x) is None:
+                    with np.errstate(all="ignore"):
+                        value = np.asarray(c1 * c2, dtype=c1.dtype)
+                    scale = splat_like(value, outer, op)
+                    product = tc.MulOp(scale[-1].results[0], x)
+                    product.location = op.location
+                    rewriter.replace(op, [*scale, product])
+                    return
+
+
 PATTERNS: tuple[RewritePattern, ...] = (
     FoldConstantOp(),
     SimplifyMulByOne(),
@@ -247,6 +366,12 @@ PATTERNS: tuple[RewritePattern, ...] = (
     RemoveIdentityCast(),
     RemoveIdentityBroadcast(),
     FoldStaticDim(),
+    FoldSplatElementwise(),
+    ExpandSquare(),
+    CancelNegations(),
+    SimplifyMulByMinusOne(),
+    AbsorbNegation(),
+    CombineScaleFactors(),
 )
 """The patterns, tried in this order on each op (folding first)."""
 

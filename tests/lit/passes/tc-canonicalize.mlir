@@ -43,7 +43,7 @@ func.func @not_identities(%x: tensor<?x4xf64>, %n: tensor<i64>) -> (tensor<?x4xf
 // CHECK:         %a = tc.mul %x, %twos : tensor<?x4xf64>
 // CHECK-NEXT:    %b = tc.sub %zeros, %a : tensor<?x4xf64>
 // CHECK-NEXT:    %c = tc.div %ones, %b : tensor<?x4xf64>
-// CHECK-NEXT:    %d = tc.pow %c, %twos : tensor<?x4xf64>
+// CHECK-NEXT:    %d = tc.mul %c, %c : tensor<?x4xf64>
 // CHECK-NEXT:    %e = tc.add %d, %ones : tensor<?x4xf64>
 // CHECK-NEXT:    %f = tc.constant dense<[1.000000e+00, 3.000000e+00, 3.000000e+00, 4.000000e+00]> : tensor<4xf64>
 // CHECK-NEXT:    func.return %a, %b, %c, %d, %e, %f :
@@ -120,3 +120,35 @@ func.func @no_fold(%n: tensor<i64>) -> (tensor<2048xf64>, tensor<2xf64>, tensor<
 // CHECK:         %g = tc.gather %c[%idx] : tensor<2xf64>, tensor<2xi64> -> tensor<2xf64>
 // CHECK-NEXT:    %dyn = tc.broadcast %c(%n) : tensor<2xf64>, tensor<i64> -> tensor<?xf64>
 // CHECK:         %range = tc.arange %zero, %three, %one : tensor<i64> -> tensor<?xi64>
+
+// The simplifications gradient code needs: splat folding through broadcasts,
+// squares, negations and constant scale factors.
+func.func @gradient_simplifications(%x: tensor<?xf64>, %n: tensor<i64>) -> (tensor<?xf64>, tensor<?xf64>, tensor<?xf64>, tensor<?xf64>, tensor<?xf64>, tensor<?xf64>) {
+  %one = tc.constant dense<1.0> : tensor<f64>
+  %two = tc.constant dense<2.0> : tensor<f64>
+  %ones = tc.broadcast %one(%n) : tensor<f64>, tensor<i64> -> tensor<?xf64>
+  %twos = tc.broadcast %two(%n) : tensor<f64>, tensor<i64> -> tensor<?xf64>
+  %exponent = tc.sub %twos, %ones : tensor<?xf64>
+  %a = tc.pow %x, %exponent : tensor<?xf64>
+  %scaled = tc.mul %twos, %a : tensor<?xf64>
+  %b = tc.mul %scaled, %twos : tensor<?xf64>
+  %c = tc.pow %x, %twos : tensor<?xf64>
+  %neg = tc.neg %x : tensor<?xf64>
+  %d = tc.mul %neg, %neg : tensor<?xf64>
+  %minus_one = tc.neg %ones : tensor<?xf64>
+  %e = tc.mul %minus_one, %neg : tensor<?xf64>
+  %p = tc.mul %twos, %neg : tensor<?xf64>
+  %f = tc.neg %p : tensor<?xf64>
+  func.return %a, %b, %c, %d, %e, %f : tensor<?xf64>, tensor<?xf64>, tensor<?xf64>, tensor<?xf64>, tensor<?xf64>, tensor<?xf64>
+}
+
+// CHECK-LABEL: func.func @gradient_simplifications(
+// CHECK-NEXT:    %two = tc.constant dense<2.000000e+00> : tensor<f64>
+// CHECK-NEXT:    %twos = tc.broadcast %two(%n) : tensor<f64>, tensor<i64> -> tensor<?xf64>
+// CHECK-NEXT:    %[[FOUR:[a-z0-9_]+]] = tc.constant dense<4.000000e+00> : tensor<f64>
+// CHECK-NEXT:    %[[FOURS:[a-z0-9_]+]] = tc.broadcast %[[FOUR]](%n) : tensor<f64>, tensor<i64> -> tensor<?xf64>
+// CHECK-NEXT:    %[[B:[a-z0-9_]+]] = tc.mul %[[FOURS]], %x : tensor<?xf64>
+// CHECK-NEXT:    %c = tc.mul %x, %x : tensor<?xf64>
+// CHECK-NEXT:    %d = tc.mul %x, %x : tensor<?xf64>
+// CHECK-NEXT:    %f = tc.mul %twos, %x : tensor<?xf64>
+// CHECK-NEXT:    func.return %x, %[[B]], %c, %d, %x, %f :
