@@ -149,6 +149,7 @@ UPSTREAM_OPS = {
     "memref.dim",
     "memref.global",
     "memref.get_global",
+    "memref.cast",  # static -> dynamic dims for the gemm call (same buffer)
     "cf.assert",
 }
 """Ops allowed after tc-bufferize, besides every arith and math op."""

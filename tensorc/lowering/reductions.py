@@ -36,7 +36,6 @@ from tensorc.dialects import tc
 from tensorc.lowering.buffers import (
     FunctionLowering,
     linearize,
-    memref_type,
     static_index,
     store,
     tensor_type_of,
@@ -314,12 +313,13 @@ def _matrix_index(
 def _as_matrix(
     fl: FunctionLowering, tensor: SSAValue, dims: list[SSAValue], row: bool
 ) -> SSAValue:
-    """`tensor` as a memref<?x?xT> (copied when its type differs: static dims or a
-    vector, which is a 1 x K row when `row` else a K x 1 column)."""
+    """`tensor` as the memref<?x?xT> the gemm declaration takes: a matrix as it is
+    (`memref.cast` forgets static dims), a vector copied into a 1 x K row (`row`)
+    or a K x 1 column (the declaration's rank-2 type needs a rank-2 buffer)."""
     t = tensor_type_of(tensor)
     matrix = TensorType(t.get_element_type(), [DYNAMIC_INDEX, DYNAMIC_INDEX])
-    if tensor not in fl.splats and fl.buffer(tensor).type == memref_type(matrix):
-        return fl.buffer(tensor)
+    if t.get_num_dims() == 2:
+        return _as_dynamic(fl, fl.buffer(tensor))
     out = fl.alloc(matrix, dims)
     zero = fl.index(0)
 
@@ -342,10 +342,11 @@ def _gemm(fl: FunctionLowering, op: tc.MatmulOp, out: SSAValue) -> None:
     b = _as_matrix(fl, op.rhs, [k, n], row=False)
     element = tensor_type_of(op.result).get_element_type()
     matrix = TensorType(element, [DYNAMIC_INDEX, DYNAMIC_INDEX])
-    c = out if out.type == memref_type(matrix) else fl.alloc(matrix, [m, n])
+    is_matrix = len(lhs_dims) == len(rhs_dims) == 2
+    c = _as_dynamic(fl, out) if is_matrix else fl.alloc(matrix, [m, n])
     callee = _declare_gemm(fl, element)
     fl.builder.insert(func.CallOp(callee, [a, b, c, m, n, k, zero, zero], []))
-    if c is out:
+    if is_matrix:
         return
     ranks = (len(lhs_dims), len(rhs_dims))
 
@@ -355,6 +356,16 @@ def _gemm(fl: FunctionLowering, op: tc.MatmulOp, out: SSAValue) -> None:
         return []
 
     fl.loops(fl.dims(out), body)
+
+
+def _as_dynamic(fl: FunctionLowering, buffer: SSAValue) -> SSAValue:
+    """A rank-2 memref as memref<?x?xT> (the same buffer)."""
+    t = buffer.type
+    assert isinstance(t, MemRefType)
+    matrix = MemRefType(t.element_type, [DYNAMIC_INDEX, DYNAMIC_INDEX])
+    if t == matrix:
+        return buffer
+    return fl.arith(memref.CastOp.get(buffer, matrix))
 
 
 def _declare_gemm(fl: FunctionLowering, element: Attribute) -> str:

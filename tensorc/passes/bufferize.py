@@ -13,7 +13,9 @@ Postconditions (the bufferized-IR contract of /work/notes/abi.md):
 - `memref.alloc` only appears in a function's top-level block;
 - run-time shape and index checks are `cf.assert`s whose message names the op, what
   is wrong and the user's line; static contradictions raise ShapeError now;
-- float32/float64 matmuls call the private `@tensorc_gemm_f32/f64` declarations;
+- float32/float64 matmuls call the private `@tensorc_gemm_f32/f64` declarations
+  (matrices passed through `memref.cast` to `memref<?x?xT>`, vectors copied into
+  1 x K / K x 1 buffers);
 - non-splat constants are `memref.global` constants read with `memref.get_global`;
   splat constants become scalar `arith.constant`s in the loops that read them.
 
