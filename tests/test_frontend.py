@@ -253,3 +253,27 @@ def test_update_type_mismatch_is_an_error():
     s = shared(np.zeros(3, dtype=np.float32), name="w")
     with pytest.raises(DTypeError, match="must have the type of its shared variable"):
         function([], s, updates={s: s + np.float64(1)})
+
+
+def test_set_and_inc_subtensor(mode):
+    value = np.arange(12.0).reshape(3, 4)
+    x = T.dmatrix("x")
+    v = T.dvector("v")
+    i = T.lscalar("i")
+    idx = T.lvector("idx")
+    outs = [
+        T.set_subtensor(x[1], v), T.inc_subtensor(x[:, 1:3], 10.0),
+        T.set_subtensor(x[i:, ::2], -1.0), T.inc_subtensor(x[idx], v),
+        T.set_subtensor(x[:], 0.0),
+    ]
+    got = function([x, v, i, idx], outs, mode=mode)(value, np.ones(4), 1, [0, 2, 0])
+    want = [value.copy() for _ in outs]
+    want[0][1] = 1.0
+    want[1][:, 1:3] += 10
+    want[2][1:, ::2] = -1
+    np.add.at(want[3], [0, 2, 0], np.ones(4))
+    want[4][:] = 0
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    with pytest.raises(TypeError, match="indexed variable"):
+        T.set_subtensor(x, 1.0)

@@ -5,6 +5,7 @@ arange, and the alloc family (zeros, ones, fill, zeros_like...)."""
 from __future__ import annotations
 
 import builtins
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -258,10 +259,26 @@ def _expand_key(x: Variable, key: Any) -> list[Any]:
     return key + fill
 
 
+_SUBTENSORS: weakref.WeakKeyDictionary[Variable, tuple[Variable, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+"""x[key] results -> (x, key), so set_subtensor/inc_subtensor can find what was indexed."""
+
+
 def getitem(x: Any, key: Any) -> Variable:
     """numpy indexing: ints, slices (static or symbolic bounds), None, Ellipsis, and
     integer arrays / symbolic integer indices (numpy's advanced indexing)."""
     x = as_variable(x)
+    result = _getitem(x, key)
+    if result is x:  # x[:] is still a distinct subtensor (set_subtensor(x[:], v) works)
+        from tensorc.frontend.elemwise import identity
+
+        result = identity(x)
+    _SUBTENSORS[result] = (x, key)
+    return result
+
+
+def _getitem(x: Variable, key: Any) -> Variable:
     entries = _expand_key(x, key)
     has_array = any(_is_advanced(e) and _index_ndim(e) > 0 for e in entries)
     for e in entries:
@@ -433,3 +450,78 @@ def zeros_like(x: Any, dtype: Any = None) -> Variable:
 def ones_like(x: Any, dtype: Any = None) -> Variable:
     x = as_variable(x)
     return fill(x, constant(1, x.dtype if dtype is None else dtype))
+
+
+# -- writing into subtensors (Theano's set_subtensor / inc_subtensor) --------------
+
+
+def set_subtensor(subtensor: Variable, value: Any) -> Variable:
+    """A copy of `x` with `x[key]` replaced by `value` (broadcast), for `subtensor`
+    = `x[key]`; basic indexing (ints, slices) only."""
+    return _write_subtensor(subtensor, value, increment=False)
+
+
+def inc_subtensor(subtensor: Variable, value: Any) -> Variable:
+    """A copy of `x` with `value` added to `x[key]`; integer-array indices accumulate
+    repeated entries (numpy's `np.add.at`)."""
+    return _write_subtensor(subtensor, value, increment=True)
+
+
+def _write_subtensor(subtensor: Variable, value: Any, increment: bool) -> Variable:
+    from tensorc.frontend.elemwise import add, broadcast_shape, broadcast_to
+
+    found = _SUBTENSORS.get(subtensor)
+    if found is None:
+        raise TypeError(
+            "set_subtensor/inc_subtensor expect an indexed variable such as x[1:3] "
+            f"(at {user_location()})"
+        )
+    x, key = found
+    update = cast(as_variable(value), x.dtype)
+    if update.ndim > subtensor.ndim:
+        raise ShapeError(
+            f"cannot write a {update.ndim}-d value into a {subtensor.ndim}-d subtensor "
+            f"(at {user_location()})"
+        )
+    broadcast_shape([subtensor, update], "set_subtensor")
+    update = broadcast_to(update, subtensor.type.shape, [subtensor])
+    entries = _expand_key(x, key)
+    if None in entries:
+        raise IndexError("set_subtensor/inc_subtensor do not support np.newaxis")
+    if any(_is_advanced(e) and _index_ndim(e) > 0 for e in entries):
+        return _write_advanced(x, entries, update, increment)
+    drop = {a for a, e in enumerate(entries) if not isinstance(e, slice)}
+    sliced, _ = _basic_slice(x, [_as_slice(e) for e in entries], {})
+    if drop:
+        update = reshape(update, [1 if a in drop else dim(sliced, a) for a in range(x.ndim)])
+    if increment:
+        update = add(sliced, update)
+    if sliced is x:
+        return update
+    return node("insert_slice", [update, x, *sliced.inputs[1:]], x.dtype, x.type.shape,
+                dict(sliced.attrs))
+
+
+def _as_slice(entry: Any) -> slice:
+    """An integer index as the one-element slice it writes (a wrong index gives an
+    empty slice, which the insert's run-time shape check reports)."""
+    if isinstance(entry, slice):
+        return entry
+    if isinstance(entry, builtins.int | np.integer):
+        return slice(int(entry), int(entry) + 1 if entry != -1 else None)
+    return slice(entry, entry + 1)
+
+
+def _write_advanced(x: Variable, entries: list[Any], update: Variable, increment: bool
+                    ) -> Variable:
+    k = builtins.sum(1 for e in entries if _is_advanced(e))
+    leading = all(_is_advanced(e) for e in entries[:k]) and all(
+        isinstance(e, slice) and e == slice(None) for e in entries[k:]
+    )
+    if not increment or not leading:
+        raise NotImplementedError(
+            "set_subtensor with integer-array indices, or integer-array indices after a "
+            "slice, are not supported; use inc_subtensor on x[i0, i1, ...]"
+        )
+    indices = broadcast_all([cast(as_variable(e), "int64") for e in entries[:k]], "indexing")
+    return node("scatter_add", [update, x, *indices], x.dtype, x.type.shape)

@@ -19,8 +19,8 @@ from tensorc.frontend.reduce import (  # noqa: F401
     argmax, argmin, dot, max, mean, min, outer, prod, std, sum, var,
 )
 from tensorc.frontend.shape_ops import (  # noqa: F401
-    alloc, arange, concatenate, dimshuffle, fill, flatten, ones, ones_like, reshape,
-    shape, stack, transpose, zeros, zeros_like,
+    alloc, arange, concatenate, dimshuffle, fill, flatten, inc_subtensor, ones, ones_like,
+    reshape, set_subtensor, shape, stack, transpose, zeros, zeros_like,
 )
 from tensorc.frontend.variable import TensorType, Variable
 from tensorc.tensor import nnet  # noqa: F401
