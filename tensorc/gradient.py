@@ -24,7 +24,7 @@ from tensorc.frontend.variable import Variable
 FLOAT_DTYPES = ("float16", "float32", "float64")
 
 __all__ = [
-    "GradientError", "GradCheck", "disconnected_grad", "grad", "hessian", "jacobian",
+    "GradCheck", "GradientError", "disconnected_grad", "grad", "hessian", "jacobian",
     "numerical_gradient", "stop_gradient", "verify_grad", "zero_grad",
 ]
 
@@ -74,8 +74,8 @@ def _check_cost(cost: Variable) -> None:
         )
     if cost.dtype not in FLOAT_DTYPES:
         raise DTypeError(
-            f"grad: the cost must be a float scalar, got {cost!r} of dtype {cost.dtype} "
-            f"(created at {cost.loc})"
+            f"grad: the cost must be a float scalar, got {cost!r} of dtype "
+            f"{cost.dtype} (created at {cost.loc})"
         )
 
 
@@ -101,7 +101,8 @@ def _with_constants(cost: Variable, consider_constant: Sequence[Any]) -> Variabl
         raise TypeError("grad: consider_constant must be a list of variables")
     for c in consider_constant:
         if not isinstance(c, Variable):
-            raise TypeError(f"grad: consider_constant entries must be variables, got {c!r}")
+            raise TypeError(f"grad: consider_constant entries must be variables, "
+                            f"got {c!r}")
     replace = {id(c): disconnected_grad(c) for c in consider_constant}
     return rebuild([cost], replace)[0]
 
@@ -286,7 +287,8 @@ def numerical_gradient(f: Callable[..., Any], x: Any, eps: float = 1e-4) -> Any:
     if not callable(f):
         raise TypeError(f"numerical_gradient: f must be callable, got {f!r}")
     if not (isinstance(eps, int | float) and np.isfinite(eps) and eps > 0):
-        raise ValueError(f"numerical_gradient: eps must be a positive number, got {eps!r}")
+        raise ValueError(f"numerical_gradient: eps must be a positive number, "
+                         f"got {eps!r}")
     several = isinstance(x, list | tuple)
     points = [_as_point(p) for p in (x if several else [x])]
 
@@ -305,7 +307,9 @@ class GradCheck:
     max_rel_error: float
 
 
-_TOLERANCES = {"float16": (1e-1, 5e-2), "float32": (1e-3, 1e-2), "float64": (1e-5, 1e-6)}
+_TOLERANCES = {
+    "float16": (1e-1, 5e-2), "float32": (1e-3, 1e-2), "float64": (1e-5, 1e-6),
+}
 """dtype -> (default eps, default abs/rel tolerance) of verify_grad."""
 
 
@@ -325,8 +329,12 @@ def _check_points(points: Any) -> list[np.ndarray]:
 def _symbolic_inputs(arrays: list[np.ndarray]) -> list[Variable]:
     from tensorc.frontend.variable import TensorType
 
-    return [TensorType(a.dtype.name, shape=tuple(1 if d == 1 else None for d in a.shape))(
-        f"input{i}") for i, a in enumerate(arrays)]
+    inputs = []
+    for i, a in enumerate(arrays):
+        # dims of 1 are static (broadcastable), as in Theano's verify_grad
+        shape = tuple(1 if d == 1 else None for d in a.shape)
+        inputs.append(TensorType(a.dtype.name, shape=shape)(f"input{i}"))
+    return inputs
 
 
 def _mismatch(i: int, analytic: np.ndarray, numeric: np.ndarray, abs_tol: float,
@@ -342,11 +350,13 @@ def _mismatch(i: int, analytic: np.ndarray, numeric: np.ndarray, abs_tol: float,
     failed = not (badness[worst] <= 1)
     message = None
     if failed:
-        message = (f"verify_grad: the gradient of input #{i} (shape {analytic.shape}) "
-                   f"disagrees with finite differences at position {tuple(map(int, worst))}: "
-                   f"analytic {analytic[worst]!r}, numeric {numeric[worst]!r} (abs error "
-                   f"{abs_err[worst]:.3g} > {abs_tol:g} and rel error {rel_err[worst]:.3g}"
-                   f" > {rel_tol:g})")
+        position = tuple(int(p) for p in worst)
+        message = (
+            f"verify_grad: the gradient of input #{i} (shape {analytic.shape}) "
+            f"disagrees with finite differences at position {position}: analytic "
+            f"{float(analytic[worst])!r}, numeric {float(numeric[worst])!r} (abs error "
+            f"{abs_err[worst]:.3g} > {abs_tol:g} and rel error {rel_err[worst]:.3g} > "
+            f"{rel_tol:g})")
     return float(np.max(abs_err)), float(np.max(rel_err)), message
 
 
@@ -386,7 +396,8 @@ def verify_grad(fun: Callable[..., Any], points: Sequence[Any], rng: Any = None,
     if not callable(fun):
         raise TypeError(f"verify_grad: fun must be callable, got {fun!r}")
     if not isinstance(n_tests, int) or n_tests < 1:
-        raise ValueError(f"verify_grad: n_tests must be a positive int, got {n_tests!r}")
+        raise ValueError(f"verify_grad: n_tests must be a positive int, "
+                         f"got {n_tests!r}")
     arrays = _check_points(points)
     inputs = _symbolic_inputs(arrays)
     output = fun(*inputs)
@@ -405,12 +416,14 @@ def verify_grad(fun: Callable[..., Any], points: Sequence[Any], rng: Any = None,
     # the output's shape, from the reference interpreter (no compile needed)
     out_shape = np.shape(function(inputs, output, mode="REFERENCE",
                                   on_unused_input="ignore")(*arrays))
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    if not isinstance(rng, np.random.Generator | np.random.RandomState):
+        rng = np.random.default_rng(rng)
     worst_abs = worst_rel = 0.0
     for _ in range(n_tests):
         proj = rng.uniform(0.5, 1.5, out_shape).astype(output.dtype)
         analytic = f_grad(*arrays, proj)
-        numeric = numerical_gradient(lambda *xs: f_cost(*xs, proj), list(arrays), eps)
+        numeric = numerical_gradient(lambda *xs, p=proj: f_cost(*xs, p), list(arrays),
+                                     eps)
         for i, (a, n) in enumerate(zip(analytic, numeric)):
             abs_err, rel_err, message = _mismatch(i, np.asarray(a, np.float64), n,
                                                   abs_tol, rel_tol)

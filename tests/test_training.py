@@ -103,7 +103,8 @@ def test_two_layer_mlp_with_sgd(mode: str) -> None:
     labels = rng.integers(0, n_out, n)
     initial = [rng.uniform(-0.5, 0.5, (n_in, n_hidden)), np.zeros(n_hidden),
                rng.uniform(-0.5, 0.5, (n_hidden, n_out)), np.zeros(n_out)]
-    params = [tensorc.shared(v, name=name) for v, name in zip(initial, ["w1", "b1", "w2", "b2"])]
+    names = ["w1", "b1", "w2", "b2"]
+    params = [tensorc.shared(v, name=n) for v, n in zip(initial, names, strict=True)]
     w1, b1, w2, b2 = params
     x, y = T.dmatrix("x"), T.lvector("y")
     hidden = T.tanh(T.dot(x, w1) + b1)

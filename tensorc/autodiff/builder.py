@@ -67,11 +67,11 @@ class GradBuilder:
 
     # -- constants and shapes ------------------------------------------------------
 
-    def constant(self, value: float | int | bool, t: TensorType) -> SSAValue:
+    def constant(self, value: float, t: TensorType) -> SSAValue:
         """A splat `tc.constant` of static type `t`."""
         return self.emit(tc.ConstantOp(tc.dense_from_array(np.array(value), t)))
 
-    def scalar(self, value: float | int, like: SSAValue) -> SSAValue:
+    def scalar(self, value: float, like: SSAValue) -> SSAValue:
         """A 0-d constant of `like`'s element type."""
         return self.constant(value, TensorType(element(like), []))
 
@@ -92,7 +92,7 @@ class GradBuilder:
         chosen = range(len(dims)) if axes is None else axes
         return [self.dim(value, a) for a in chosen if dims[a] == DYNAMIC]
 
-    def full_like(self, fill: float | int | bool, like: SSAValue,
+    def full_like(self, fill: float, like: SSAValue,
                   elt: Attribute | None = None) -> SSAValue:
         """`fill` in `like`'s shape (and element type unless `elt` is given)."""
         t = TensorType(elt or element(like), shape(like))
@@ -108,7 +108,8 @@ class GradBuilder:
                   ) -> SSAValue:
         if x.type == t:
             return x
-        return self.emit(tc.BroadcastOp.build(operands=[x, list(dims)], result_types=[t]))
+        broadcast = tc.BroadcastOp.build(operands=[x, list(dims)], result_types=[t])
+        return self.emit(broadcast)
 
     def broadcast_like(self, x: SSAValue, like: SSAValue) -> SSAValue:
         """`x` (keeping its element type) broadcast to `like`'s shape."""
@@ -126,8 +127,8 @@ class GradBuilder:
         t = TensorType(element(x), shape(like))
         return self.reshape(x, t, self.dynamic_dims(like))
 
-    def keepdims_type(self, x: SSAValue, axes: Sequence[int], elt: Attribute | None = None
-                      ) -> TensorType:
+    def keepdims_type(self, x: SSAValue, axes: Sequence[int],
+                      elt: Attribute | None = None) -> TensorType:
         dims = [1 if a in axes else d for a, d in enumerate(shape(x))]
         return TensorType(elt or element(x), dims)
 

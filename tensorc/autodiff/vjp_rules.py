@@ -213,7 +213,8 @@ def _matmul(b: GradBuilder, op: Operation, g: SSAValue) -> Cotangents:
     x, y = op.operands
     rank_x, rank_y = len(shape(x)), len(shape(y))
     if rank_x == 2 and rank_y == 2:
-        return [b.matmul(g, b.transpose(y, (1, 0))), b.matmul(b.transpose(x, (1, 0)), g)]
+        return [b.matmul(g, b.transpose(y, (1, 0))),
+                b.matmul(b.transpose(x, (1, 0)), g)]
     if rank_x == 2:  # (m,k) . (k) -> (m)
         return [b.outer(g, y), b.matmul(b.transpose(x, (1, 0)), g)]
     if rank_y == 2:  # (k) . (k,n) -> (n)
@@ -238,7 +239,8 @@ def _broadcast(b: GradBuilder, op: Operation, g: SSAValue) -> Cotangents:
     return [g, *[None] * len(op.dims)]  # tc-autodiff unbroadcasts g
 
 
-def _slice_spec(op: tc.SliceOp | tc.InsertSliceOp) -> tuple[list[int], list[int], list[int]]:
+def _slice_spec(op: tc.SliceOp | tc.InsertSliceOp
+                ) -> tuple[list[int], list[int], list[int]]:
     return (list(op.starts.get_values()), list(op.stops.get_values()),
             list(op.steps.get_values()))
 
@@ -246,7 +248,8 @@ def _slice_spec(op: tc.SliceOp | tc.InsertSliceOp) -> tuple[list[int], list[int]
 def _slice(b: GradBuilder, op: Operation, g: SSAValue) -> Cotangents:
     assert isinstance(op, tc.SliceOp)
     bounds = list(op.bounds)
-    spread = b.emit(tc.InsertSliceOp(g, b.zeros_like(op.input), bounds, *_slice_spec(op)))
+    zeros = b.zeros_like(op.input)
+    spread = b.emit(tc.InsertSliceOp(g, zeros, bounds, *_slice_spec(op)))
     return [spread, *[None] * len(bounds)]
 
 

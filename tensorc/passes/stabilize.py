@@ -178,4 +178,5 @@ class StabilizePass(ModulePass):
     name = "tc-stabilize"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(GreedyRewritePatternApplier(list(PATTERNS))).rewrite_module(op)
+        applier = GreedyRewritePatternApplier(list(PATTERNS))
+        PatternRewriteWalker(applier).rewrite_module(op)
