@@ -143,6 +143,19 @@ def test_softmax_family_stays_finite(mode: str) -> None:
     np.testing.assert_allclose(results[6], log_softmax, rtol=1e-14)
 
 
+def test_softmax_cross_entropy_stays_finite(mode: str) -> None:
+    x, y = T.dmatrix("x"), T.lvector("y")
+    loss = T.nnet.categorical_crossentropy(T.nnet.softmax(x), y)
+    f = tensorc.function([x, y], [loss, T.grad(loss.sum(), x)], mode=mode)
+    rows = np.array([[-700.0, 0.0, 700.0], [3.0, 2.0, 1.0]])
+    labels = np.array([0, 1])
+    value, grad = f(rows, labels)
+    shifted = rows - rows.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(value, -log_p[[0, 1], labels], rtol=1e-14)
+    np.testing.assert_allclose(grad, np.exp(log_p) - np.eye(3)[labels], atol=1e-15)
+
+
 # ---------------------------------------------------------------------------------
 # Requests: wrt forms, constants, disconnected inputs, errors
 # ---------------------------------------------------------------------------------

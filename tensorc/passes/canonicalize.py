@@ -267,7 +267,8 @@ class FoldSplatElementwise(RewritePattern):
             value = REFERENCE[type(op)](op, splats)[0]  # type: ignore[arg-type]
         shaped = op.operands[0].owner
         assert isinstance(shaped, tc.BroadcastOp)
-        scalar = constant_like(value, TensorType(result_type.get_element_type(), []), op)
+        scalar_type = TensorType(result_type.get_element_type(), [])
+        scalar = constant_like(value, scalar_type, op)
         spread = tc.BroadcastOp.build(operands=[scalar.result, list(shaped.dims)],
                                       result_types=[result_type])
         spread.location = op.location
@@ -278,11 +279,13 @@ class ExpandSquare(RewritePattern):
     """x ** 2 -> x * x"""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if isinstance(op, tc.PowOp) and (two := splat_value(op.rhs)) is not None:
-            if two == 2:
-                square = tc.MulOp(op.lhs, op.lhs)
-                square.location = op.location
-                rewriter.replace(op, [square])
+        if not isinstance(op, tc.PowOp):
+            return
+        two = splat_value(op.rhs)
+        if two is not None and two == 2:
+            square = tc.MulOp(op.lhs, op.lhs)
+            square.location = op.location
+            rewriter.replace(op, [square])
 
 
 class CancelNegations(RewritePattern):
@@ -317,7 +320,8 @@ class AbsorbNegation(RewritePattern):
     """-(a * (-b)) -> a * b, -((-a) * b) -> a * b"""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if not isinstance(op, tc.NegOp) or type(product := op.input.owner) is not tc.MulOp:
+        product = op.operands[0].owner if isinstance(op, tc.NegOp) else None
+        if type(product) is not tc.MulOp:
             return
         lhs, rhs = product.lhs, product.rhs
         if isinstance(rhs.owner, tc.NegOp):
@@ -330,6 +334,21 @@ class AbsorbNegation(RewritePattern):
         rewriter.replace(op, [new])
 
 
+class DimOfElementwise(RewritePattern):
+    """dim(f(x, ...))[axis] -> dim(x)[axis] for elementwise f (x keeps f's shape)"""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, tc.DimOp):
+            return
+        source = op.input.owner
+        if isinstance(source, tc.ELEMENTWISE_OPS) and source.operands:
+            dim = tc.DimOp.build(operands=[source.operands[0]],
+                                 result_types=[op.result.type],
+                                 properties={"axis": op.axis})
+            dim.location = op.location
+            rewriter.replace(op, [dim])
+
+
 class CombineScaleFactors(RewritePattern):
     """c1 * (c2 * x) -> (c1 * c2) * x, for splat constants c1, c2 (either side)"""
 
@@ -339,8 +358,10 @@ class CombineScaleFactors(RewritePattern):
         for outer, inner_value in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
             inner = inner_value.owner
             c1 = splat_value(outer)
-            if c1 is None or type(inner) is not tc.MulOp or splat_value(inner_value) is not None:
+            if c1 is None or type(inner) is not tc.MulOp:
                 continue
+            if splat_value(inner_value) is not None:
+                continue  # all constant: FoldConstantOp's
             for factor, x in ((inner.lhs, inner.rhs), (inner.rhs, inner.lhs)):
                 c2 = splat_value(factor)
                 if c2 is not None and splat_value(x) is None:
@@ -371,6 +392,7 @@ PATTERNS: tuple[RewritePattern, ...] = (
     CancelNegations(),
     SimplifyMulByMinusOne(),
     AbsorbNegation(),
+    DimOfElementwise(),
     CombineScaleFactors(),
 )
 """The patterns, tried in this order on each op (folding first)."""

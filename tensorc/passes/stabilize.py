@@ -160,6 +160,24 @@ class LogOfExpRatio(RewritePattern):
         new.apply(rewriter, new.add(tc.SubOp(u, new.add(tc.LogOp(div.operands[1])))))
 
 
+class LogOfGatheredExpRatio(RewritePattern):
+    """log(gather(exp(u) / s, i)) -> gather(u - log(s), i) (softmax cross-entropy)"""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, tc.LogOp):
+            return
+        gather = _owner(op.input, tc.GatherOp)
+        div = None if gather is None else _owner(gather.operands[0], tc.DivOp)
+        if div is None or (u := _exp_argument(div.operands[0])) is None:
+            return
+        assert isinstance(gather, tc.GatherOp)
+        new = _Rewrite(op)
+        log_ratio = new.add(tc.SubOp(u, new.add(tc.LogOp(div.operands[1]))))
+        gathered = tc.GatherOp.build(operands=[log_ratio, list(gather.indices)],
+                                     result_types=[op.results[0].type])
+        new.apply(rewriter, new.add(gathered))
+
+
 PATTERNS: tuple[RewritePattern, ...] = (
     SigmoidFromLogistic(),
     SigmoidComplement(),
@@ -167,6 +185,7 @@ PATTERNS: tuple[RewritePattern, ...] = (
     SoftplusFromLog(),
     LogOfExp(),
     LogOfExpRatio(),
+    LogOfGatheredExpRatio(),
 )
 """The stabilizing rewrites, tried in this order on each op."""
 

@@ -152,3 +152,14 @@ func.func @gradient_simplifications(%x: tensor<?xf64>, %n: tensor<i64>) -> (tens
 // CHECK-NEXT:    %d = tc.mul %x, %x : tensor<?xf64>
 // CHECK-NEXT:    %f = tc.mul %twos, %x : tensor<?xf64>
 // CHECK-NEXT:    func.return %x, %[[B]], %c, %d, %x, %f :
+
+// A dim of an elementwise result is the dim of its operand (the result can die).
+func.func @dim_of_elementwise(%x: tensor<?x4xf64>) -> tensor<i64> {
+  %e = tc.exp %x : tensor<?x4xf64>
+  %n = tc.dim %e[0] : tensor<?x4xf64>
+  func.return %n : tensor<i64>
+}
+
+// CHECK-LABEL: func.func @dim_of_elementwise(
+// CHECK-NEXT:    %n = tc.dim %x[0] : tensor<?x4xf64>
+// CHECK-NEXT:    func.return %n :

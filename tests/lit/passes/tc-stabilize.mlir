@@ -46,3 +46,19 @@ func.func @softplus_and_log_softmax(%x: tensor<?xf64>, %s: tensor<?xf64>, %n: te
 // CHECK-NEXT:    %[[LOG:[a-z0-9_]+]] = tc.log %s : tensor<?xf64>
 // CHECK-NEXT:    %[[LS:[a-z0-9_]+]] = tc.sub %x, %[[LOG]] : tensor<?xf64>
 // CHECK-NEXT:    func.return %sp, %sp1, %[[LS]], %x :
+
+// The cross-entropy of a softmax picks log-probabilities with a gather: the log
+// moves inside, next to the ratio, and becomes a stable log-softmax.
+func.func @gathered(%x: tensor<?x3xf64>, %s: tensor<?x3xf64>, %i: tensor<?xi64>, %j: tensor<?xi64>) -> tensor<?xf64> {
+  %e = tc.exp %x : tensor<?x3xf64>
+  %p = tc.div %e, %s : tensor<?x3xf64>
+  %g = tc.gather %p[%i, %j] : tensor<?x3xf64>, tensor<?xi64>, tensor<?xi64> -> tensor<?xf64>
+  %l = tc.log %g : tensor<?xf64>
+  func.return %l : tensor<?xf64>
+}
+
+// CHECK-LABEL: func.func @gathered(
+// CHECK-NEXT:    %[[LOG:[a-z0-9_]+]] = tc.log %s : tensor<?x3xf64>
+// CHECK-NEXT:    %[[LS:[a-z0-9_]+]] = tc.sub %x, %[[LOG]] : tensor<?x3xf64>
+// CHECK-NEXT:    %[[G:[a-z0-9_]+]] = tc.gather %[[LS]][%i, %j] : tensor<?x3xf64>, tensor<?xi64>, tensor<?xi64> -> tensor<?xf64>
+// CHECK-NEXT:    func.return %[[G]] :
