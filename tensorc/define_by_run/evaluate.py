@@ -25,7 +25,7 @@ from xdsl.ir import Operation
 from xdsl.utils.test_value import create_ssa_value
 
 from tensorc.dialects import tc
-from tensorc.frontend.trace import build_op
+from tensorc.frontend.trace import build_op, topological
 from tensorc.frontend.variable import TensorType
 from tensorc.frontend.variable import Variable as Node
 from tensorc.runtime import interp
@@ -100,21 +100,7 @@ def pending(outputs: Iterable[Node], known: Mapping[int, np.ndarray]) -> list[No
     """Nodes `outputs` need whose values are not `known` (by id), operands first.
     The walk stops at known nodes and leaves, so recording one step costs the size
     of that step, not of the whole history."""
-    order: list[Node] = []
-    seen: set[int] = set(known)
-    stack: list[tuple[Node, bool]] = [(v, False) for v in outputs]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        if not isinstance(node, LeafNode):
-            stack.extend((i, False) for i in reversed(node.inputs) if id(i) not in seen)
-    return order
+    return topological(outputs, known)
 
 
 def evaluate(outputs: Sequence[Node], known: dict[int, np.ndarray]) -> list[np.ndarray]:

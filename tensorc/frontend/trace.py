@@ -19,11 +19,14 @@ from tensorc.dialects import tc
 from tensorc.frontend.variable import SourceLoc, TensorType, Variable
 
 
-def topological(outputs: Iterable[Variable]) -> list[Variable]:
+def topological(
+    outputs: Iterable[Variable], known: Iterable[int] = ()
+) -> list[Variable]:
     """All nodes `outputs` depend on, inputs before users (iterative: graphs may be
-    deeper than Python's recursion limit)."""
+    deeper than Python's recursion limit). The walk stops at nodes whose id is in
+    `known`; they are not listed."""
     order: list[Variable] = []
-    seen: set[int] = set()
+    seen: set[int] = set(known)
     stack: list[tuple[Variable, bool]] = [(v, False) for v in reversed(list(outputs))]
     while stack:
         var, expanded = stack.pop()
