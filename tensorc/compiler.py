@@ -1,31 +1,85 @@
-"""From a traced tc module to something that runs: the optimization pipeline, then
-the backend chosen by `mode` and `device` (the reference interpreter or C)."""
+"""From a frontend graph to something that runs: trace, the optimization pipeline,
+then the backend chosen by `mode` and `device` (the reference interpreter or C).
+
+C functions are cached whole. The key is the graph's content (`graph_key`, no
+xDSL needed) + tensorc's source fingerprint (passes, pipelines, emitter) + numpy's
+version + the C compiler's identity + the compile flags. A hit (a warm compile)
+loads the stored kernel and its extension and skips tracing, the passes, the C
+emission and the C compiler, without importing xDSL; the optimized tc module
+(`f.maker`) and the C source (`f.source`) are read from the cache when asked for.
+Next to each compiled library, `<cache>/function/<key>.json` holds the entry
+signature and `<key>.mlir` the optimized module.
+
+`TENSORC_PROFILE_COMPILE=1` prints the time of each stage: graph key, trace, each
+pass, codegen, C compile, load.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from xdsl.dialects.builtin import ModuleOp
 
-from tensorc import pipeline
 from tensorc.errors import ConfigError, TensorcError
+from tensorc.frontend.graph_key import graph_key
+from tensorc.frontend.variable import Variable
+from tensorc.runtime import cache
+
+if TYPE_CHECKING:
+    from xdsl.context import Context
+    from xdsl.dialects.builtin import ModuleOp
+
+    from tensorc.runtime.cpu import CpuKernel
+
+MODES = ("FAST_RUN", "REFERENCE")
+ENTRY = "main"
+CACHE_FORMAT = "1"
+"""Bumped when the layout of a cached function's metadata changes."""
 
 
 class DeviceUnavailableError(TensorcError, RuntimeError):
     """The requested device cannot run here (no silent fallback to the CPU)."""
 
 
-@dataclass
 class CompiledGraph:
-    optimized: ModuleOp
-    run: Callable[[list[np.ndarray]], list[np.ndarray]]
-    source: str | None
+    """A compiled graph: `run(arrays) -> outputs` (explicit inputs then shared
+    values, in order), the CPU `kernel` if any, and the optimized tc module and
+    C source, produced lazily when they come from the cache."""
+
+    def __init__(
+        self,
+        run: Callable[[list[np.ndarray]], list[np.ndarray]],
+        *,
+        kernel: CpuKernel | None = None,
+        optimized: ModuleOp | None = None,
+        optimized_path: Path | None = None,
+    ) -> None:
+        self.run = run
+        self.kernel = kernel
+        self._optimized = optimized
+        self._optimized_path = optimized_path
+
+    @property
+    def optimized(self) -> ModuleOp:
+        if self._optimized is None:
+            from xdsl.parser import Parser
+
+            from tensorc import pipeline
+
+            assert self._optimized_path is not None
+            text = self._optimized_path.read_text()
+            self._optimized = Parser(pipeline.make_context(), text).parse_module()
+        return self._optimized
+
+    @property
+    def source(self) -> str | None:
+        return None if self.kernel is None else self.kernel.source
 
 
 class _Profile:
@@ -42,41 +96,169 @@ class _Profile:
         self.start = now
 
     def report(self) -> None:
-        if self.enabled:
-            total = sum(t for _, t in self.stages)
-            lines = [f"  {name:<24} {t * 1e3:8.1f} ms" for name, t in self.stages]
-            print("tensorc compile profile:\n" + "\n".join(lines)
-                  + f"\n  {'total':<24} {total * 1e3:8.1f} ms", file=sys.stderr)
+        if not self.enabled:
+            return
+        total = sum(t for _, t in self.stages)
+        lines = [f"  {name:<28} {t * 1e3:8.1f} ms" for name, t in self.stages]
+        lines.append(f"  {'total':<28} {total * 1e3:8.1f} ms")
+        print("tensorc compile profile:\n" + "\n".join(lines), file=sys.stderr)
 
 
-def compile_graph(module: ModuleOp, device: str, mode: str) -> CompiledGraph:
-    """Optimize `module` (in place) and build the runner for `device`/`mode`."""
-    if mode not in ("FAST_RUN", "REFERENCE"):
+def compile_graph(
+    args: Sequence[Variable], results: Sequence[Variable], device: str, mode: str
+) -> CompiledGraph:
+    """Compile the graph `args -> results` for `device` in `mode`."""
+    if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: expected 'FAST_RUN' or 'REFERENCE'")
-    profile = _Profile()
-    ctx = pipeline.make_context()
-    pipeline.run("tc", ctx, module)
-    profile.mark("tc passes")
-    if mode == "REFERENCE":
-        from tensorc.runtime import interp
-
-        profile.report()
-        return CompiledGraph(module, lambda args: _copy_aliases(
-            interp.run_function(module, args), args), None)
-    if device != "cpu":
+    if mode == "FAST_RUN" and device != "cpu":
         raise DeviceUnavailableError(
             f"device {device!r} is not available: the GPU backend is not built yet; "
             "use device='cpu'"
         )
+    profile = _Profile()
+    try:
+        if mode == "REFERENCE":
+            return _compile_reference(args, results, profile)
+        return _compile_cpu(args, results, profile)
+    finally:
+        profile.report()
+
+
+def _compile_reference(
+    args: Sequence[Variable], results: Sequence[Variable], profile: _Profile
+) -> CompiledGraph:
+    from tensorc import pipeline
+    from tensorc.frontend.trace import trace
+    from tensorc.runtime import interp
+
+    module = trace(args, results, ENTRY)
+    profile.mark("trace")
+    _run_passes("tc", pipeline.make_context(), module, profile)
+    return CompiledGraph(
+        lambda arrays: _copy_aliases(interp.run_function(module, arrays), arrays),
+        optimized=module,
+    )
+
+
+def _compile_cpu(
+    args: Sequence[Variable], results: Sequence[Variable], profile: _Profile
+) -> CompiledGraph:
+    key = _function_key(args, results)
+    profile.mark("graph key")
+    if key is not None:
+        cached = _load_cached(key)
+        if cached is not None:
+            profile.mark("load (cache hit)")
+            return cached
+    from tensorc import pipeline
+    from tensorc.frontend.trace import trace
+    from tensorc.lowering.cpu.c_emitter import emit_c_with_info
+    from tensorc.runtime import cpu, pyentry
+
+    pyentry.prefetch()  # builds the extension (first use only) during the passes
+    module = trace(args, results, ENTRY)
+    profile.mark("trace")
+    ctx = pipeline.make_context()
+    _run_passes("tc", ctx, module, profile)
+    lowered = module.clone()
+    _run_passes("cpu", ctx, lowered, profile)
+    source, emitter = emit_c_with_info(lowered)
+    profile.mark("codegen")
+    library = cpu.build_library(source, uses_blas=emitter.uses_gemm)
+    profile.mark("C compile" if library.built else "C compile (cached)")
+    inputs, outputs = cpu.entry_signature(cpu.entry_function(lowered, ENTRY))
+    kernel = cpu.CpuKernel(library.path, source, ENTRY, inputs, outputs)
+    kernel.native()
+    profile.mark("load")
+    if key is not None:
+        _store(key, kernel, module)
+        profile.mark("store")
+    return CompiledGraph(kernel, kernel=kernel, optimized=module)
+
+
+def _run_passes(stage: str, ctx: Context, module: ModuleOp, profile: _Profile) -> None:
+    """Run pipeline stage `stage` pass by pass (so each one is timed)."""
+    from tensorc import pipeline
+
+    for compiler_pass in pipeline.passes(pipeline.PIPELINES[stage]):
+        compiler_pass.apply(ctx, module)
+        profile.mark(compiler_pass.name)
+
+
+# region function cache
+
+
+def _function_key(args: Sequence[Variable], results: Sequence[Variable]) -> str | None:
+    """The cache key of compiling `args -> results` for the CPU; None if the
+    graph has no key (then it is compiled every time; its C still hits the C
+    cache)."""
     from tensorc.runtime import cpu
 
-    lowered = module.clone()
-    pipeline.run("cpu", ctx, lowered)
-    profile.mark("tc-bufferize")
-    kernel = cpu.compile_module(lowered)
-    profile.mark("codegen + cc + load")
-    profile.report()
-    return CompiledGraph(module, kernel, kernel.source)
+    graph = graph_key(args, results)
+    if graph is None:
+        return None
+    compiler = cpu.find_c_compiler()
+    return cache.cache_key(
+        CACHE_FORMAT,
+        graph,
+        cpu.tensorc_fingerprint(),
+        np.__version__,
+        cpu.compiler_identity(compiler),
+        *cpu.COMPILE_FLAGS,
+    )
+
+
+def _function_dir() -> Path:
+    return cache.cache_dir() / "function"
+
+
+def _store(key: str, kernel: CpuKernel, optimized: ModuleOp) -> None:
+    """Publish what a warm compile needs: the library, the entry signature and
+    the optimized module (the C source is already next to the library)."""
+    from io import StringIO
+
+    from xdsl.printer import Printer
+
+    text = StringIO()
+    Printer(stream=text, print_debuginfo=True).print_op(optimized)
+    cache.publish(_function_dir() / f"{key}.mlir", text.getvalue())
+    meta = {
+        "library": kernel.library_path.name,
+        "entry": kernel.entry,
+        "inputs": [
+            [dtype.name, list(shape)]
+            for (dtype, _), shape in zip(kernel.input_types, kernel.input_shapes)
+        ],
+        "outputs": [[dtype.name, rank] for dtype, rank in kernel.output_types],
+    }
+    cache.publish(_function_dir() / f"{key}.json", json.dumps(meta))
+
+
+def _load_cached(key: str) -> CompiledGraph | None:
+    """The cached function `key`, or None if any part of it is missing."""
+    from tensorc.runtime import cpu
+
+    directory = _function_dir()
+    try:
+        meta: dict[str, Any] = json.loads((directory / f"{key}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    library = cache.cache_dir() / "c" / meta["library"]
+    optimized = directory / f"{key}.mlir"
+    if not (library.is_file() and optimized.is_file()):
+        return None
+    kernel = cpu.CpuKernel(
+        library,
+        None,
+        meta["entry"],
+        [(np.dtype(dtype), tuple(shape)) for dtype, shape in meta["inputs"]],
+        [(np.dtype(dtype), rank) for dtype, rank in meta["outputs"]],
+    )
+    kernel.native()
+    return CompiledGraph(kernel, kernel=kernel, optimized_path=optimized)
+
+
+# endregion
 
 
 def _copy_aliases(results: list[np.ndarray], args: list[np.ndarray]) -> list[np.ndarray]:

@@ -1,5 +1,16 @@
 """`tensorc.function`: trace a graph once, optimize it, compile it, and return a
-callable that checks its inputs, runs the kernel and applies updates atomically."""
+callable that checks its inputs, runs the kernel and applies updates atomically.
+
+A call costs one foreign call. With the CPython extension of
+tensorc.runtime.pyentry, `Function.__call__` hands its arguments to a C
+`FunctionCall` that checks them in one pass over precomputed (dtype, rank, static
+dims) constraints, reads the shared values, runs the kernel and assigns the
+updates; anything unusual (keywords, defaults, Python numbers, other dtypes,
+strided arrays, wrong shapes) comes back to `_call_slow`, which converts the
+inputs or raises the user-facing error. Without the extension, `_call_python`
+does the same in Python around a ctypes call. `trust_input=True` skips the
+dtype/shape checks of explicit inputs that are numpy arrays.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +23,8 @@ import numpy as np
 from tensorc.config import config
 from tensorc.errors import ConfigError, DTypeError, ShapeError, TensorcError
 from tensorc.frontend.elemwise import as_variable, constant
+from tensorc.frontend.graph_key import walk as topological
 from tensorc.frontend.shared import SharedVariable
-from tensorc.frontend.trace import topological, trace, untrace
 from tensorc.frontend.variable import Variable, user_location
 
 
@@ -53,12 +64,30 @@ class FunctionGraph:
         return self.toposort()
 
 
-@dataclass
 class FunctionMaker:
-    fgraph: FunctionGraph
-    module: Any
-    mode: str
-    device: str
+    """Theano's `f.maker`: the optimized graph (`fgraph`) and tc `module`, built on
+    first access (a cached function loads without them)."""
+
+    def __init__(self, function: Function, compiled: Any, mode: str, device: str):
+        self._function = function
+        self._compiled = compiled
+        self._fgraph: FunctionGraph | None = None
+        self.mode = mode
+        self.device = device
+
+    @property
+    def module(self) -> Any:
+        return self._compiled.optimized
+
+    @property
+    def fgraph(self) -> FunctionGraph:
+        if self._fgraph is None:
+            from tensorc.frontend.trace import untrace
+
+            f = self._function
+            outputs = untrace(self.module, f.input_variables + f.shared_args)
+            self._fgraph = FunctionGraph(f.input_variables, outputs[: f.n_outputs])
+        return self._fgraph
 
 
 def _pairs(mapping: Any, what: str) -> list[tuple[Any, Any]]:
@@ -142,10 +171,8 @@ def function(
     explicit = [s.variable for s in specs]
     _check_inputs(explicit, computed, on_unused_input or "raise")
     shared_args = [v for v in _leaves(computed) if isinstance(v, SharedVariable)]
-    args = explicit + shared_args
-    module = trace(args, computed)
     return Function(
-        specs, single, len(outs), [k for k, _ in update_pairs], shared_args, module,
+        specs, single, len(outs), [k for k, _ in update_pairs], shared_args, computed,
         device or config.device, mode or config.mode, name, allow_input_downcast,
         trust_input,
     )
@@ -211,7 +238,12 @@ def _convert(value: Any, var: Variable, position: str, downcast: bool | None) ->
                 f"{position} expects dim {axis} to be {want} (shape {var.type.shape}); "
                 f"got shape {array.shape}"
             )
-    return array if array.flags.c_contiguous else np.asarray(array, order="C")
+    return _contiguous(array)
+
+
+def _contiguous(array: np.ndarray) -> np.ndarray:
+    """C-contiguous, aligned and in native byte order: what a kernel reads."""
+    return np.require(array, array.dtype.newbyteorder("="), ["C_CONTIGUOUS", "ALIGNED"])
 
 
 def _convert_python(value: Any, dtype: np.dtype, position: str, downcast: bool | None
@@ -246,7 +278,7 @@ class Function:
         n_outputs: int,
         update_targets: list[SharedVariable],
         shared_args: list[SharedVariable],
-        module: Any,
+        computed: list[Variable],
         device: str,
         mode: str,
         name: str | None,
@@ -265,16 +297,23 @@ class Function:
         self.trust_input = trust_input
         explicit = [s.variable for s in specs]
         self.input_variables = explicit
-        compiled = compile_graph(module, device, mode)
-        self._run: Callable[[list[np.ndarray]], list[np.ndarray]] = compiled.run
-        self.source: str | None = compiled.source
-        fgraph_outputs = untrace(compiled.optimized, explicit + shared_args)
-        self.maker = FunctionMaker(
-            FunctionGraph(explicit, fgraph_outputs[:n_outputs] if n_outputs else []),
-            compiled.optimized, mode, device,
+        self._compiled = compiled = compile_graph(
+            explicit + shared_args, computed, device, mode
         )
+        self.maker = FunctionMaker(self, compiled, mode, device)
         self._names = {s.name: i for i, s in enumerate(specs) if s.name}
         self._where = user_location()
+        self._constraints = [_constraint(var) for var in explicit]
+        native = compiled.kernel.native() if compiled.kernel is not None else None
+        self._run: Callable[[list[np.ndarray]], list[np.ndarray]] = native or compiled.run
+        self._call: Callable[..., Any] = self._call_python
+        if native is not None:
+            self._call = _function_call(self, native)
+
+    @property
+    def source(self) -> str | None:
+        """The generated C (None for the reference interpreter)."""
+        return self._compiled.source
 
     def _position(self, i: int) -> str:
         var = self.input_variables[i]
@@ -300,15 +339,37 @@ class Function:
         return values
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(*args, **kwargs)
+
+    def _call_python(self, *args: Any, **kwargs: Any) -> Any:
+        """The call without the extension: checks in one pass, then ctypes."""
+        values = args if not kwargs and len(args) == len(self.specs) else (
+            self._arguments(args, kwargs)
+        )
+        trust = self.trust_input
+        arrays = [
+            value
+            if (trust and type(value) is np.ndarray) or _conforms(value, constraint)
+            else _convert(value, var, self._position(i), self.allow_input_downcast)
+            for i, (value, var, constraint) in enumerate(
+                zip(values, self.input_variables, self._constraints)
+            )
+        ]
+        return self._finish(arrays)
+
+    def _call_slow(self, *args: Any, **kwargs: Any) -> Any:
+        """Everything the extension's fast path hands back: fills in keyword and
+        default arguments, converts the inputs (or raises why not) and runs."""
         values = self._arguments(args, kwargs)
-        if self.trust_input:
-            arrays = values
-        else:
-            arrays = [
-                _convert(v, var, self._position(i), self.allow_input_downcast)
-                for i, (v, var) in enumerate(zip(values, self.input_variables))
-            ]
-        results = self._run(arrays + [s.value for s in self.shared_args])
+        arrays = [
+            _convert(value, var, self._position(i), self.allow_input_downcast)
+            for i, (value, var) in enumerate(zip(values, self.input_variables))
+        ]
+        return self._finish(arrays)
+
+    def _finish(self, arrays: list[np.ndarray]) -> Any:
+        shared = [_contiguous(s.value) for s in self.shared_args]
+        results = self._run(arrays + shared)
         outputs = results[: self.n_outputs]
         # Every result exists before any shared variable changes: a failed call
         # leaves all shared variables as they were.
@@ -320,3 +381,42 @@ class Function:
 
     def copy(self) -> Function:
         return self
+
+
+Constraint = tuple[np.dtype, int, tuple[tuple[int, int], ...]]
+"""What an input array must be, besides C-contiguous: dtype, rank and the static
+dims as (axis, size) pairs."""
+
+
+def _constraint(var: Variable) -> Constraint:
+    static = tuple((axis, d) for axis, d in enumerate(var.type.shape) if d is not None)
+    return np.dtype(var.dtype), var.ndim, static
+
+
+def _conforms(value: Any, constraint: Constraint) -> bool:
+    dtype, ndim, static = constraint
+    if type(value) is not np.ndarray or value.dtype != dtype or value.ndim != ndim:
+        return False
+    flags = value.flags
+    if not (flags.c_contiguous and flags.aligned):
+        return False
+    shape = value.shape
+    return all(shape[axis] == size for axis, size in static)
+
+
+def _function_call(function: Function, native: Any) -> Callable[..., Any]:
+    """The extension's FunctionCall for `function` (see tensorc.runtime.pyentry)."""
+    from tensorc.runtime import pyentry
+
+    module = pyentry.load()
+    assert module is not None
+    return module.FunctionCall(
+        native,
+        len(function.specs),
+        tuple(function.shared_args),
+        tuple(function.update_targets),
+        function.n_outputs,
+        function.single,
+        function.trust_input,
+        function._call_slow,
+    )

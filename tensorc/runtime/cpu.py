@@ -1,4 +1,4 @@
-"""CPU runtime: bufferized module -> C -> shared library (cached) -> ctypes call.
+"""CPU runtime: bufferized module -> C -> shared library (cached) -> one call.
 
 `compile_module(module)` emits C with the CEmitter, compiles it with the system C
 compiler (portable flags, no -ffast-math; BLAS linked with an rpath when the
@@ -6,12 +6,18 @@ module calls gemm), caches the library by content (tensorc.runtime.cache) and
 returns a `CpuKernel`. A kernel call is one foreign call: inputs are passed by
 data pointer and dims, outputs come back as malloc'ed buffers that numpy arrays
 wrap without copying and free through `tensorc_free` when they die.
+
+`CpuKernel.__call__` goes through ctypes; `CpuKernel.native()` is the same entry
+behind the CPython extension of tensorc.runtime.pyentry (under a microsecond per
+call), or None where that extension cannot be built. Loading a kernel
+(`CpuKernel(library, ...)`) needs no xDSL: a cached function loads without it.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 import os
 import shlex
 import shutil
@@ -19,10 +25,9 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from xdsl.dialects import func
-from xdsl.dialects.builtin import MemRefType, ModuleOp
 
 from tensorc.errors import (
     CompileError,
@@ -30,23 +35,27 @@ from tensorc.errors import (
     LoweringError,
     ShapeError,
 )
-from tensorc.lowering.cpu.c_emitter import (
-    ENTRY_PREFIX,
-    STATUS_ASSERT,
-    STATUS_OUT_OF_MEMORY,
-    emit_c_with_info,
-)
-from tensorc.lowering.cpu.c_expr import c_scalar_type
 from tensorc.runtime import cache
+
+if TYPE_CHECKING:  # xDSL is imported only to compile, never to load a cached kernel
+    from xdsl.dialects.builtin import ModuleOp
+    from xdsl.dialects.func import FuncOp
 
 COMPILE_FLAGS: tuple[str, ...] = ("-O3", "-fPIC", "-shared", "-fwrapv", "-std=c11")
 """Portable: no -march=native (the cache may be shared between machines) and no
 -ffast-math (results must match numpy's IEEE semantics, NaN included)."""
 STDERR_LINES = 20
 ERROR_BUFFER_BYTES = 1024
+ENTRY_PREFIX = "tensorc_entry_"
+STATUS_ASSERT = 1
+STATUS_OUT_OF_MEMORY = 2
+"""The C ABI of an entry (notes/abi.md), as c_emitter writes it; repeated here so
+that loading a kernel does not import the emitter (a test checks they agree)."""
 
 TensorType = tuple[np.dtype, int]
 """(dtype, rank) of a kernel input or output."""
+StaticShape = tuple[int | None, ...]
+"""The static dims of a kernel input (None where dynamic)."""
 
 
 # region compiler
@@ -84,14 +93,31 @@ def find_c_compiler(cc: str | None = None) -> tuple[str, ...]:
 
 @functools.cache
 def compiler_identity(compiler: tuple[str, ...]) -> str:
-    """Resolved path and `--version` output, once per process (part of the key)."""
-    path = shutil.which(compiler[0]) or compiler[0]
+    """Resolved path and `--version` output (part of every cache key).
+
+    `--version` runs once per compiler binary, not per process: its output is
+    kept in the cache under the binary's path, size, inode and modification time,
+    so replacing or upgrading the compiler runs it again. (A wrapper script is
+    identified by the script itself.)"""
+    path = os.path.realpath(shutil.which(compiler[0]) or compiler[0])
+    try:
+        status = os.stat(path)
+        stamp = f"{status.st_size}:{status.st_ino}:{status.st_mtime_ns}"
+    except OSError:
+        stamp = "missing"
+    key = cache.cache_key(*compiler, path, stamp)
+    stored = cache.cache_dir() / "cc" / f"{key}.txt"
+    try:
+        return stored.read_text()
+    except OSError:
+        pass
     result = subprocess.run(
         [*compiler, "--version"], capture_output=True, text=True, check=False
     )
-    return "\n".join(
-        (os.path.realpath(path), *compiler[1:], result.stdout, result.stderr)
-    )
+    identity = "\n".join((path, *compiler[1:], result.stdout, result.stderr))
+    if result.returncode == 0:
+        cache.publish(stored, identity)
+    return identity
 
 
 def blas_link_flags() -> tuple[str, ...]:
@@ -107,13 +133,26 @@ def blas_link_flags() -> tuple[str, ...]:
 
 
 @functools.cache
-def _tensorc_version() -> str:
+def tensorc_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("tensorc")
     except PackageNotFoundError:
         return "unknown"
+
+
+@functools.cache
+def tensorc_fingerprint() -> str:
+    """sha256 of tensorc's own Python sources: a compiled artifact that skips the
+    passes and the emitter must change whenever any of them does (the package
+    version alone does not change during development)."""
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def build_library(
@@ -128,7 +167,7 @@ def build_library(
     flags = (*COMPILE_FLAGS, *extra_flags)
     link = (*(blas_link_flags() if uses_blas else ()), "-lm")
     key = cache.cache_key(
-        source, _tensorc_version(), compiler_identity(compiler), *flags, "|", *link
+        source, tensorc_version(), compiler_identity(compiler), *flags, "|", *link
     )
 
     directory = cache.cache_dir() / "c"
@@ -141,15 +180,17 @@ def build_library(
         if result.returncode != 0 or not library.exists():
             failed = directory / f"{key}.failed.c"
             cache.publish(failed, source)
-            raise CompileError(_compile_failure(command, result, failed))
-        cache.publish(directory / f"{key}.c", source)  # for debugging
+            raise CompileError(compile_failure(command, result, failed))
+        cache.publish(directory / f"{key}.c", source)  # for f.source and debugging
 
     return cache.get_or_build(key, ".so", compile_into, kind="c")
 
 
-def _compile_failure(
+def compile_failure(
     command: list[str], result: subprocess.CompletedProcess[str], source: Path
 ) -> str:
+    """The CompileError message: the command, the first lines of its errors and
+    where the source was kept."""
     lines = result.stderr.splitlines()
     shown = "\n".join(lines[:STDERR_LINES])
     more = len(lines) - STDERR_LINES
@@ -174,34 +215,47 @@ def compile_module(
     extra_flags: Sequence[str] = (),
 ) -> CpuKernel:
     """Compile bufferized `module` (see c_emitter) and load its entry `@entry`."""
-    function = next(
-        (
-            op
-            for op in module.ops
-            if isinstance(op, func.FuncOp) and op.sym_name.data == entry
-        ),
-        None,
-    )
-    if function is None or function.is_declaration:
-        raise LoweringError(f"the module has no function @{entry} to compile")
+    from tensorc.lowering.cpu.c_emitter import emit_c_with_info
+
+    function = entry_function(module, entry)
     source, emitter = emit_c_with_info(module)
     library = build_library(
         source, uses_blas=emitter.uses_gemm, cc=cc, extra_flags=extra_flags
     )
+    inputs, outputs = entry_signature(function)
+    return CpuKernel(library.path, source, entry, inputs, outputs)
+
+
+def entry_function(module: ModuleOp, entry: str = "main") -> FuncOp:
+    """The public function `@entry` of bufferized `module`; LoweringError if none."""
+    from xdsl.dialects import func
+
+    for op in module.ops:
+        if isinstance(op, func.FuncOp) and op.sym_name.data == entry:
+            if not op.is_declaration:
+                return op
+    raise LoweringError(f"the module has no function @{entry} to compile")
+
+
+def entry_signature(
+    function: FuncOp,
+) -> tuple[tuple[tuple[np.dtype, StaticShape], ...], tuple[TensorType, ...]]:
+    """((dtype, static dims) per input, (dtype, rank) per output) of an entry."""
+    from xdsl.dialects.builtin import DYNAMIC_INDEX, MemRefType
+
+    from tensorc.lowering.cpu.c_expr import c_scalar_type
+
+    def dtype_and_shape(t: object) -> tuple[np.dtype, StaticShape]:
+        if not isinstance(t, MemRefType):
+            raise LoweringError(f"entry functions take and return memrefs, not {t}")
+        dtype = np.dtype(c_scalar_type(t.element_type).numpy_dtype)
+        shape = tuple(None if d == DYNAMIC_INDEX else d for d in t.get_shape())
+        return dtype, shape
+
     signature = function.function_type
-    return CpuKernel(
-        library.path,
-        source,
-        entry,
-        tuple(_tensor_type(t) for t in signature.inputs.data),
-        tuple(_tensor_type(t) for t in signature.outputs.data),
-    )
-
-
-def _tensor_type(t: object) -> TensorType:
-    if not isinstance(t, MemRefType):
-        raise LoweringError(f"entry functions take and return memrefs, not {t}")
-    return np.dtype(c_scalar_type(t.element_type).numpy_dtype), t.get_num_dims()
+    inputs = tuple(dtype_and_shape(t) for t in signature.inputs.data)
+    outputs = tuple(dtype_and_shape(t) for t in signature.outputs.data)
+    return inputs, tuple((dtype, len(shape)) for dtype, shape in outputs)
 
 
 class _OwnedBuffer:
@@ -253,24 +307,31 @@ class _CallBuffers:
 class CpuKernel:
     """A loaded entry function: `kernel(inputs) -> outputs`.
 
-    `inputs` must be C-contiguous arrays of `input_types` (dtype, rank); the caller
-    checks that. A failed run-time check raises ShapeError with the message the
-    bufferized IR gave its `cf.assert`.
+    `inputs` must be C-contiguous arrays of `input_types` (dtype, rank) with the
+    static dims of `input_shapes`; the caller checks that. A failed run-time check
+    raises ShapeError with the message the bufferized IR gave its `cf.assert`.
+    `source` is the C source (read from the cache when not given). An output the
+    kernel wrote into an input's buffer (in place) is returned as that input.
     """
 
     def __init__(
         self,
         library_path: Path,
-        source: str,
+        source: str | None,
         entry: str,
-        input_types: tuple[TensorType, ...],
-        output_types: tuple[TensorType, ...],
+        inputs: Sequence[tuple[np.dtype, StaticShape | int]],
+        output_types: Sequence[TensorType],
     ) -> None:
         self.library_path = library_path
-        self.source = source
+        self._source = source
         self.entry = entry
-        self.input_types = input_types
-        self.output_types = output_types
+        self.input_shapes: tuple[StaticShape, ...] = tuple(
+            (None,) * s if isinstance(s, int) else tuple(s) for _, s in inputs
+        )
+        self.input_types: tuple[TensorType, ...] = tuple(
+            (np.dtype(d), len(s)) for (d, _), s in zip(inputs, self.input_shapes)
+        )
+        self.output_types = tuple((np.dtype(d), r) for d, r in output_types)
         library = ctypes.CDLL(str(library_path))
         self._function = getattr(library, ENTRY_PREFIX + entry)
         self._function.restype = ctypes.c_int
@@ -278,14 +339,46 @@ class CpuKernel:
         self._free.argtypes = (ctypes.c_void_p,)
         self._free.restype = None
         self._library = library
-        self._input_slices = _dim_slices(input_types)
+        self._input_slices = _dim_slices(self.input_types)
         self._output_layout = [
             (index, slice_, dtype.str)
             for index, ((dtype, _), slice_) in enumerate(
-                zip(output_types, _dim_slices(output_types), strict=True)
+                zip(self.output_types, _dim_slices(self.output_types), strict=True)
             )
         ]
         self._local = threading.local()
+        self._native: Any = None
+
+    @property
+    def source(self) -> str:
+        if self._source is None:
+            self._source = self.library_path.with_suffix(".c").read_text()
+        return self._source
+
+    def native(self) -> Any:
+        """This entry as a `pyentry` Kernel (one C call from Python, no ctypes),
+        or None where the extension cannot be built."""
+        if self._native is None:
+            from tensorc.runtime import pyentry
+
+            module = pyentry.load()
+            if module is None:
+                return None
+            address = ctypes.cast(self._function, ctypes.c_void_p).value
+            free = ctypes.cast(self._free, ctypes.c_void_p).value
+            self._native = module.Kernel(
+                address,
+                free,
+                self._library,
+                ShapeError,
+                [
+                    (pyentry.type_number(dtype.name), [-1 if d is None else d for d in s])
+                    for (dtype, _), s in zip(self.input_types, self.input_shapes)
+                ],
+                [(pyentry.type_number(d.name), rank) for d, rank in self.output_types],
+                pyentry.RELEASE_GIL_BYTES,
+            )
+        return self._native
 
     def _buffers(self) -> _CallBuffers:
         try:
@@ -314,16 +407,41 @@ class CpuKernel:
         status = self._function(*buffers.arguments)
         if status:
             raise _run_failure(status, buffers.err.value)
-        out_data, out_shapes, free = buffers.out_data, buffers.out_shapes, self._free
+        out_data, out_shapes = buffers.out_data, buffers.out_shapes
+        pointers = list(in_data)[: len(inputs)]
         return [
-            np.asarray(
-                _OwnedBuffer(out_data[i], tuple(out_shapes[dims]), typestr, free)
-            )
+            self._output(out_data[i], tuple(out_shapes[dims]), typestr, inputs, pointers)
             for i, dims, typestr in self._output_layout
         ]
 
+    def _output(
+        self,
+        pointer: int,
+        shape: tuple[int, ...],
+        typestr: str,
+        inputs: Sequence[np.ndarray],
+        pointers: list[int],
+    ) -> np.ndarray:
+        if pointer in pointers:  # written in place into an input's buffer
+            base = inputs[pointers.index(pointer)]
+            if base.shape == shape and base.dtype.str == typestr:
+                return base
+            view = {"data": (pointer, False), "shape": shape, "typestr": typestr}
+            return np.asarray(_View({**view, "version": 3}, base))
+        return np.asarray(_OwnedBuffer(pointer, shape, typestr, self._free))
+
     def __repr__(self) -> str:
         return f"<CpuKernel @{self.entry} from {self.library_path}>"
+
+
+class _View:
+    """The base of an output that reinterprets an input's buffer (keeps it alive)."""
+
+    __slots__ = ("__array_interface__", "_owner")
+
+    def __init__(self, interface: dict[str, Any], owner: np.ndarray) -> None:
+        self.__array_interface__ = interface
+        self._owner = owner
 
 
 def _dim_slices(types: Sequence[TensorType]) -> list[slice]:
