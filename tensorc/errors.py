@@ -33,3 +33,15 @@ class DisconnectedInputError(TensorcError, ValueError):
 
 class ConfigError(TensorcError, ValueError):
     """Unknown or invalid configuration flag or option."""
+
+
+class DeviceUnavailableError(TensorcError, RuntimeError):
+    """The requested device cannot run here: the message names the missing piece
+    (pycuda, libcuda, a GPU, a C++ compiler) and how to get it. tensorc never falls
+    back to the CPU silently."""
+
+
+class GpuKernelError(TensorcError, RuntimeError):
+    """A GPU kernel could not run or failed: an invalid launch configuration, a
+    driver error, or (under cuda-emu) a __syncthreads() not reached by every
+    thread, a warp operation that can never complete, a __trap()."""
