@@ -412,11 +412,27 @@ static int function_call_init(FunctionCall *self, PyObject *args, PyObject *kwar
     return 0;
 }
 
+/* `slow` is usually a bound method of the Function that holds this object: the
+   cycle is broken by the garbage collector. */
+static int function_call_traverse(FunctionCall *self, visitproc visit, void *arg) {
+    Py_VISIT(self->kernel);
+    Py_VISIT(self->shared);
+    Py_VISIT(self->targets);
+    Py_VISIT(self->slow);
+    return 0;
+}
+
+static int function_call_clear(FunctionCall *self) {
+    Py_CLEAR(self->kernel);
+    Py_CLEAR(self->shared);
+    Py_CLEAR(self->targets);
+    Py_CLEAR(self->slow);
+    return 0;
+}
+
 static void function_call_dealloc(FunctionCall *self) {
-    Py_XDECREF(self->kernel);
-    Py_XDECREF(self->shared);
-    Py_XDECREF(self->targets);
-    Py_XDECREF(self->slow);
+    PyObject_GC_UnTrack(self);
+    function_call_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -440,6 +456,10 @@ static PyObject *function_finish(FunctionCall *self, PyObject *const *inputs) {
 
 static PyObject *function_call(FunctionCall *self, PyObject *args, PyObject *kwargs) {
     const Kernel *k = self->kernel;
+    if (!k) {
+        PyErr_SetString(PyExc_RuntimeError, "the FunctionCall was cleared");
+        return NULL;
+    }
     Py_ssize_t n_shared = PyTuple_GET_SIZE(self->shared);
     if ((kwargs && PyDict_GET_SIZE(kwargs)) || PyTuple_GET_SIZE(args) != self->n_explicit)
         return PyObject_Call(self->slow, args, kwargs);
@@ -472,7 +492,9 @@ static PyTypeObject FunctionCallType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "_tensorc_pyentry.FunctionCall",
     .tp_basicsize = sizeof(FunctionCall),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)function_call_traverse,
+    .tp_clear = (inquiry)function_call_clear,
     .tp_doc = "Function.__call__ on conforming positional arrays; else slow(...).",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)function_call_init,
