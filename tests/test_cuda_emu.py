@@ -189,8 +189,16 @@ def modules(adapter: CudaEmuAdapter) -> dict[str, EmuModule]:
     return {name: adapter.compile(source) for name, source in sources.items()}
 
 
-def run(adapter: CudaEmuAdapter, module: EmuModule, name: str, grid, block, args,
-        shared: int = 0, order: str = "forward") -> None:
+def run(
+    adapter: CudaEmuAdapter,
+    module: EmuModule,
+    name: str,
+    grid,
+    block,
+    args,
+    shared: int = 0,
+    order: str = "forward",
+) -> None:
     CudaEmuAdapter(order).launch(module, name, grid, block, shared, args)
 
 
@@ -198,8 +206,15 @@ def run(adapter: CudaEmuAdapter, module: EmuModule, name: str, grid, block, args
 def test_block_tree_reduction(adapter, modules, order):
     x = np.random.default_rng(0).random(1000).astype(np.float32)
     out = np.zeros(8, np.float32)
-    run(adapter, modules["sum"], "block_sum", (8, 1, 1), (128, 1, 1),
-        [x, np.int64(1000), out], order=order)
+    run(
+        adapter,
+        modules["sum"],
+        "block_sum",
+        (8, 1, 1),
+        (128, 1, 1),
+        [x, np.int64(1000), out],
+        order=order,
+    )
     want = np.pad(x, (0, 24)).reshape(8, 128).sum(axis=1, dtype=np.float64)
     np.testing.assert_allclose(out, want, rtol=1e-5)
 
@@ -209,8 +224,15 @@ def test_reverse_order_exposes_a_missing_barrier(adapter, modules):
     results = {}
     for order in ("forward", "reverse"):
         out = np.zeros(1, np.float32)
-        run(adapter, modules["sum"], "racy_sum", (1, 1, 1), (256, 1, 1), [x, out],
-            order=order)
+        run(
+            adapter,
+            modules["sum"],
+            "racy_sum",
+            (1, 1, 1),
+            (256, 1, 1),
+            [x, out],
+            order=order,
+        )
         results[order] = out[0]
     # Forward order reads partial sums before they are complete; reverse order
     # happens to produce the right total: the two orders disagree.
@@ -219,8 +241,15 @@ def test_reverse_order_exposes_a_missing_barrier(adapter, modules):
     correct = {}
     for order in ("forward", "reverse"):
         out = np.zeros(1, np.float32)
-        run(adapter, modules["sum"], "block_sum", (1, 1, 1), (256, 1, 1),
-            [x, np.int64(256), out], order=order)
+        run(
+            adapter,
+            modules["sum"],
+            "block_sum",
+            (1, 1, 1),
+            (256, 1, 1),
+            [x, np.int64(256), out],
+            order=order,
+        )
         correct[order] = out[0]
     assert correct == {"forward": 256.0, "reverse": 256.0}
 
@@ -231,49 +260,82 @@ def test_three_dimensional_grid_and_block(adapter, modules, order):
     out = np.full(int(np.prod(grid) * np.prod(block)), -1, np.int64)
     run(adapter, modules["indexing"], "ids", grid, block, [out], order=order)
     bz, by, bx, tz, ty, tx = np.meshgrid(
-        *(np.arange(n) for n in (*grid[::-1], *block[::-1])), indexing="ij")
+        *(np.arange(n) for n in (*grid[::-1], *block[::-1])), indexing="ij"
+    )
     want = 1000000 * bz + 100000 * by + 10000 * bx + 100 * tz + 10 * ty + tx
     np.testing.assert_array_equal(out, want.reshape(-1))
 
 
 def test_shared_memory_is_per_block_with_parallel_workers(modules):
     out = np.full(64 * 32, -1, np.int32)
-    CudaEmuAdapter(workers=4).launch(modules["indexing"], "own_shared", (64, 1, 1),
-                                     (32, 1, 1), 0, [out])
+    CudaEmuAdapter(workers=4).launch(
+        modules["indexing"], "own_shared", (64, 1, 1), (32, 1, 1), 0, [out]
+    )
     np.testing.assert_array_equal(out, np.repeat(np.arange(64), 32))
 
 
 def test_dynamic_shared_memory(adapter, modules):
     out = np.zeros(96, np.float32)
-    run(adapter, modules["indexing"], "dynamic_reverse", (1, 1, 1), (96, 1, 1), [out],
-        shared=96 * 4)
+    run(
+        adapter,
+        modules["indexing"],
+        "dynamic_reverse",
+        (1, 1, 1),
+        (96, 1, 1),
+        [out],
+        shared=96 * 4,
+    )
     np.testing.assert_array_equal(out, np.arange(95, -1, -1))
     # Nobody wrote it: the emulator's fill (all bits set) shows through as NaN.
-    run(adapter, modules["indexing"], "read_unwritten", (1, 1, 1), (32, 1, 1), [out],
-        shared=32 * 4)
+    run(
+        adapter,
+        modules["indexing"],
+        "read_unwritten",
+        (1, 1, 1),
+        (32, 1, 1),
+        [out],
+        shared=32 * 4,
+    )
     assert np.isnan(out[:32]).all()
 
 
 def test_scalar_parameters_and_device_math(adapter, modules):
     out = np.zeros(9)
-    args = [out, np.bool_(True), np.int8(-3), np.int16(300), np.int32(-70000),
-            np.uint32(4000000000), np.int64(-(2**40)), np.float32(1.5),
-            np.float64(2.25)]
+    args = [
+        out,
+        np.bool_(True),
+        np.int8(-3),
+        np.int16(300),
+        np.int32(-70000),
+        np.uint32(4000000000),
+        np.int64(-(2**40)),
+        np.float32(1.5),
+        np.float64(2.25),
+    ]
     run(adapter, modules["indexing"], "scalars", (1, 1, 1), (1, 1, 1), args)
     np.testing.assert_array_equal(
-        out[:8], [1, -3, 300, -70000, 4000000000, -(2**40), 1.5, 2.25])
+        out[:8], [1, -3, 300, -70000, 4000000000, -(2**40), 1.5, 2.25]
+    )
     assert out[8] == 3 + 2.5 - 1 + 1 + 0.5 + 1 + 8
 
 
 def test_atomics_across_parallel_blocks(modules):
-    counter, total, biggest = (np.zeros(1, np.int32), np.zeros(1, np.float32),
-                               np.full(1, -1, np.int32))
+    counter, total, biggest = (
+        np.zeros(1, np.int32),
+        np.zeros(1, np.float32),
+        np.full(1, -1, np.int32),
+    )
     wide, ring = np.zeros(1, np.uint64), np.zeros(1, np.uint32)
     claimed, dtotal = np.full(1, -1, np.int32), np.zeros(1)
     grid, block = 16, 64
     CudaEmuAdapter(workers=2).launch(
-        modules["atomics"], "atomics", (grid, 1, 1), (block, 1, 1), 0,
-        [counter, total, biggest, wide, ring, claimed, dtotal])
+        modules["atomics"],
+        "atomics",
+        (grid, 1, 1),
+        (block, 1, 1),
+        0,
+        [counter, total, biggest, wide, ring, claimed, dtotal],
+    )
     n = grid * block
     assert counter[0] == n and total[0] == n / 2 and dtotal[0] == n / 4
     assert biggest[0] == max(i * 7919 % 1000 for i in range(n))
@@ -293,23 +355,34 @@ def _shuffle_reference(x: np.ndarray) -> np.ndarray:
     the end of a partial warp gets its own value."""
     out = np.zeros((len(x), 7), np.int64)
     for start in range(0, len(x), 32):
-        warp = x[start:start + 32].astype(np.int64)
+        warp = x[start : start + 32].astype(np.int64)
         n = len(warp)
         sums = warp.copy()
         for o in (16, 8, 4, 2, 1):
-            sums = np.array([sums[i] + (sums[i + o] if i + o < 32 and i + o < n
-                                        else sums[i]) for i in range(n)])
+            sums = np.array(
+                [
+                    sums[i] + (sums[i + o] if i + o < 32 and i + o < n else sums[i])
+                    for i in range(n)
+                ]
+            )
         alls = warp.copy()
         for o in (8, 4, 2, 1):
-            alls = np.array([alls[i] + (alls[i ^ o] if (i ^ o) < n else alls[i])
-                             for i in range(n)])
+            alls = np.array(
+                [alls[i] + (alls[i ^ o] if (i ^ o) < n else alls[i]) for i in range(n)]
+            )
         for i in range(n):
             out[start + i] = [
-                sums[i], alls[i], warp[i - 1] if i % 32 >= 1 else warp[i],
+                sums[i],
+                alls[i],
+                warp[i - 1] if i % 32 >= 1 else warp[i],
                 warp[3] if n > 3 else warp[i],
-                np.int32(np.uint32(sum(1 << k for k in range(n) if warp[k] % 2 == 0))
-                         .view(np.int32)),
-                int((warp == 5).any()), int((warp >= 0).all()),
+                np.int32(
+                    np.uint32(sum(1 << k for k in range(n) if warp[k] % 2 == 0)).view(
+                        np.int32
+                    )
+                ),
+                int((warp == 5).any()),
+                int((warp >= 0).all()),
             ]
     return out
 
@@ -319,8 +392,15 @@ def _shuffle_reference(x: np.ndarray) -> np.ndarray:
 def test_warp_shuffles_and_votes(adapter, modules, threads, order):
     x = np.random.default_rng(threads).integers(0, 50, threads).astype(np.int32)
     out = np.zeros(threads * 7, np.int32)
-    run(adapter, modules["warps"], "shuffles", (1, 1, 1), (threads, 1, 1),
-        [x, out, np.int32(threads)], order=order)
+    run(
+        adapter,
+        modules["warps"],
+        "shuffles",
+        (1, 1, 1),
+        (threads, 1, 1),
+        [x, out, np.int32(threads)],
+        order=order,
+    )
     np.testing.assert_array_equal(out.reshape(threads, 7), _shuffle_reference(x))
 
 
@@ -328,18 +408,32 @@ def test_warp_shuffles_and_votes(adapter, modules, threads, order):
 def test_shuffle_and_shared_memory_block_reduction(adapter, modules, order):
     x = np.random.default_rng(2).standard_normal(4 * 256)
     out = np.zeros(4)
-    run(adapter, modules["warps"], "block_max", (4, 1, 1), (256, 1, 1), [x, out],
-        order=order)
+    run(
+        adapter,
+        modules["warps"],
+        "block_max",
+        (4, 1, 1),
+        (256, 1, 1),
+        [x, out],
+        order=order,
+    )
     np.testing.assert_array_equal(out, x.reshape(4, 256).max(axis=1))
 
 
 @pytest.mark.parametrize(
     ("kernel", "message"),
     [
-        ("early_exit", r"__syncthreads\(\) on line \d+ is not reached by every thread: "
-                       "16 threads exited while 16 wait at it"),
-        ("two_barriers", r"threads wait at different __syncthreads\(\) \(lines \d+ "
-                         r"and \d+\)"),
+        (
+            "early_exit",
+            (
+                r"__syncthreads\(\) on line \d+ is not reached by every thread: "
+                "16 threads exited while 16 wait at it"
+            ),
+        ),
+        (
+            "two_barriers",
+            r"threads wait at different __syncthreads\(\) \(lines \d+ and \d+\)",
+        ),
         ("lost_lane", r"__shfl_xor_sync on line \d+ can never complete in warp 0"),
         ("trapping", r"block \(1,0,0\): __trap\(\) on line \d+ in thread \(3,0,0\)"),
     ],
@@ -363,18 +457,35 @@ def test_errors_a_gpu_would_not_report(adapter, modules, kernel, message):
 )
 def test_invalid_launch_configurations(adapter, modules, grid, block, shared, message):
     out = np.zeros(4096, np.float32)
-    with pytest.raises(GpuKernelError, match="invalid launch of kernel 'dynamic_reverse'"
-                       f".*{message}"):
-        run(adapter, modules["indexing"], "dynamic_reverse", grid, block, [out],
-            shared=shared)
+    with pytest.raises(
+        GpuKernelError, match=f"invalid launch of kernel 'dynamic_reverse'.*{message}"
+    ):
+        run(
+            adapter,
+            modules["indexing"],
+            "dynamic_reverse",
+            grid,
+            block,
+            [out],
+            shared=shared,
+        )
 
 
 def test_arguments_are_checked_against_the_kernel(adapter, modules):
     out = np.zeros(32, np.float32)
-    with pytest.raises(GpuKernelError, match=r"takes parameters \(pqp\), got "
-                                             r"arguments \(pip\)"):
-        run(adapter, modules["sum"], "block_sum", (1, 1, 1), (32, 1, 1),
-            [out, np.int32(3), out])
+    with pytest.raises(
+        GpuKernelError,
+        match=r"takes parameters \(pqp\), got "
+        r"arguments \(pip\)",
+    ):
+        run(
+            adapter,
+            modules["sum"],
+            "block_sum",
+            (1, 1, 1),
+            (32, 1, 1),
+            [out, np.int32(3), out],
+        )
     with pytest.raises(GpuKernelError, match="no kernel 'missing'"):
         run(adapter, modules["sum"], "missing", (1, 1, 1), (32, 1, 1), [])
     with pytest.raises(GpuKernelError, match="buffers and numpy scalars"):
@@ -384,13 +495,15 @@ def test_arguments_are_checked_against_the_kernel(adapter, modules):
 def test_thread_order_from_the_environment(monkeypatch, modules):
     x, out = np.ones(256, np.float32), np.zeros(1, np.float32)
     monkeypatch.setenv("TENSORC_CUDA_EMU_ORDER", "reverse")
-    CudaEmuAdapter().launch(modules["sum"], "racy_sum", (1, 1, 1), (256, 1, 1), 0,
-                            [x, out])
+    CudaEmuAdapter().launch(
+        modules["sum"], "racy_sum", (1, 1, 1), (256, 1, 1), 0, [x, out]
+    )
     assert out[0] == 256.0
     monkeypatch.setenv("TENSORC_CUDA_EMU_ORDER", "sideways")
     with pytest.raises(GpuKernelError, match="TENSORC_CUDA_EMU_ORDER='sideways'"):
-        CudaEmuAdapter().launch(modules["sum"], "racy_sum", (1, 1, 1), (256, 1, 1), 0,
-                                [x, out])
+        CudaEmuAdapter().launch(
+            modules["sum"], "racy_sum", (1, 1, 1), (256, 1, 1), 0, [x, out]
+        )
 
 
 def test_ucontext_fallback_runs_the_same_kernels():
@@ -400,8 +513,9 @@ def test_ucontext_fallback_runs_the_same_kernels():
     x = np.random.default_rng(3).standard_normal(2 * 128)
     out = np.zeros(2)
     for order in ("forward", "reverse"):
-        CudaEmuAdapter(order).launch(module, "block_max", (2, 1, 1), (128, 1, 1), 0,
-                                     [x, out])
+        CudaEmuAdapter(order).launch(
+            module, "block_max", (2, 1, 1), (128, 1, 1), 0, [x, out]
+        )
         np.testing.assert_array_equal(out, x.reshape(2, 128).max(axis=1))
 
 
@@ -411,7 +525,10 @@ def test_buffers_are_host_arrays(adapter):
     assert adapter.read_scalar(buffer, np.dtype(np.float64)) == 1.5
     array = np.arange(6, dtype=np.int32).reshape(2, 3)
     assert adapter.to_device(array) is array  # already contiguous: no copy
-    assert adapter.to_host(adapter.alloc(0), (0, 3), np.dtype(np.float32)).shape == (0, 3)
+    assert adapter.to_host(adapter.alloc(0), (0, 3), np.dtype(np.float32)).shape == (
+        0,
+        3,
+    )
 
 
 def test_source_rewriting_and_kernel_names():
@@ -428,7 +545,11 @@ def test_source_rewriting_and_kernel_names():
 
 
 def test_compile_errors_show_the_compiler_output(adapter):
-    with pytest.raises(CompileError, match=r"(?s)kernels\.cu:2.*undeclared_name.*"
-                                           r"CUDA source kept at"):
-        adapter.compile('extern "C" __global__ void k(float* a) {\n'
-                        "    a[0] = undeclared_name;\n}\n")
+    with pytest.raises(
+        CompileError,
+        match=r"(?s)kernels\.cu:2.*undeclared_name.*"
+        r"CUDA source kept at",
+    ):
+        adapter.compile(
+            'extern "C" __global__ void k(float* a) {\n    a[0] = undeclared_name;\n}\n'
+        )

@@ -146,7 +146,12 @@ def build_library(source: str, extra_flags: Sequence[str] = ()) -> cache.CacheEn
         unit_path = library.parent / "kernels.cpp"
         unit_path.write_text(unit)
         command = [
-            *compiler, *flags, f"-I{HEADER.parent}", "-o", str(library), str(unit_path)
+            *compiler,
+            *flags,
+            f"-I{HEADER.parent}",
+            "-o",
+            str(library),
+            str(unit_path),
         ]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0 or not library.exists():
@@ -269,7 +274,7 @@ class CudaEmuAdapter:
         """Nothing to do: numpy frees the memory when the last view dies."""
 
     def to_device(self, array: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(array)
+        return np.asarray(array, order="C")
 
     def to_host(
         self, buffer: np.ndarray, shape: tuple[int, ...], dtype: np.dtype
@@ -319,7 +324,11 @@ class CudaEmuAdapter:
             *(v.ctypes.data for v in values)
         )
         config = (ctypes.c_int64 * 10)(
-            *grid, *block, shared_bytes, self._reverse(), self._workers(),
+            *grid,
+            *block,
+            shared_bytes,
+            self._reverse(),
+            self._workers(),
             _environment_int("TENSORC_CUDA_EMU_STACK_KB", DEFAULT_STACK_KB),
         )
         error = ctypes.create_string_buffer(ERROR_BYTES)
