@@ -150,12 +150,14 @@ def _compile_cpu(
         if cached is not None:
             profile.mark("load (cache hit)")
             return cached
-    from tensorc import pipeline
-    from tensorc.frontend.trace import trace
-    from tensorc.lowering.cpu.c_emitter import emit_c_with_info
     from tensorc.runtime import cpu, pyentry
 
     pyentry.prefetch()  # builds the extension (first use only) during the passes
+    from tensorc import pipeline
+    from tensorc.frontend.trace import trace
+    from tensorc.lowering.cpu.c_emitter import emit_c_with_info
+
+    profile.mark("import the compiler")
     module = trace(args, results, ENTRY)
     profile.mark("trace")
     ctx = pipeline.make_context()
@@ -261,7 +263,9 @@ def _load_cached(key: str) -> CompiledGraph | None:
 # endregion
 
 
-def _copy_aliases(results: list[np.ndarray], args: list[np.ndarray]) -> list[np.ndarray]:
+def _copy_aliases(
+    results: list[np.ndarray], args: list[np.ndarray]
+) -> list[np.ndarray]:
     """Outputs never alias inputs or each other (as with the C backend)."""
     seen = {id(a) for a in args}
     out: list[Any] = []

@@ -50,7 +50,11 @@ def test_scalar_and_vector_results(path: str) -> None:
     np.testing.assert_array_equal(g(np.arange(10.0)), np.arange(10.0) * 2)
     assert g(np.zeros(0)).shape == (0,)
     result = g(np.ones(3))
-    assert result.flags.c_contiguous and result.flags.writeable and result.flags.owndata is False
+    assert (
+        result.flags.c_contiguous
+        and result.flags.writeable
+        and result.flags.owndata is False
+    )
 
 
 def test_values_that_need_conversion(path: str) -> None:

@@ -112,7 +112,9 @@ def _replacement(var: Variable, value: Any) -> Variable:
     return value
 
 
-def rebuild(outputs: Sequence[Variable], replace: dict[int, Variable]) -> list[Variable]:
+def rebuild(
+    outputs: Sequence[Variable], replace: dict[int, Variable]
+) -> list[Variable]:
     """Copies of `outputs` with the nodes in `replace` (by id) substituted."""
     if not replace:
         return list(outputs)
@@ -124,7 +126,9 @@ def rebuild(outputs: Sequence[Variable], replace: dict[int, Variable]) -> list[V
         if all(a is b for a, b in zip(inputs, var.inputs)):
             new[id(var)] = var
         else:
-            new[id(var)] = Variable(var.op, inputs, var.type, var.attrs, var.name, var.loc)
+            new[id(var)] = Variable(
+                var.op, inputs, var.type, var.attrs, var.name, var.loc
+            )
     return [new[id(o)] for o in outputs]
 
 
@@ -162,9 +166,13 @@ def function(
     """Compile `inputs -> outputs` (and `updates` of shared variables) into a callable."""
     specs = [i if isinstance(i, In) else In(as_input(i)) for i in inputs]
     single = outputs is not None and not isinstance(outputs, list | tuple)
-    outs = [] if outputs is None else [as_variable(outputs)] if single else [
-        as_variable(o) for o in outputs
-    ]
+    outs = (
+        []
+        if outputs is None
+        else [as_variable(outputs)]
+        if single
+        else [as_variable(o) for o in outputs]
+    )
     update_pairs = [(k, _check_update(k, v)) for k, v in _pairs(updates, "updates")]
     replace = {id(k): _replacement(k, v) for k, v in _pairs(givens, "givens")}
     computed = rebuild(outs + [v for _, v in update_pairs], replace)
@@ -172,8 +180,16 @@ def function(
     _check_inputs(explicit, computed, on_unused_input or "raise")
     shared_args = [v for v in _leaves(computed) if isinstance(v, SharedVariable)]
     return Function(
-        specs, single, len(outs), [k for k, _ in update_pairs], shared_args, computed,
-        device or config.device, mode or config.mode, name, allow_input_downcast,
+        specs,
+        single,
+        len(outs),
+        [k for k, _ in update_pairs],
+        shared_args,
+        computed,
+        device or config.device,
+        mode or config.mode,
+        name,
+        allow_input_downcast,
         trust_input,
     )
 
@@ -189,9 +205,13 @@ def as_input(value: Any) -> Variable:
     return value
 
 
-def _check_inputs(explicit: list[Variable], computed: list[Variable], policy: str) -> None:
+def _check_inputs(
+    explicit: list[Variable], computed: list[Variable], policy: str
+) -> None:
     if policy not in ("raise", "warn", "ignore"):
-        raise ConfigError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {policy!r}")
+        raise ConfigError(
+            f"on_unused_input must be 'raise', 'warn' or 'ignore', got {policy!r}"
+        )
     if len({id(v) for v in explicit}) != len(explicit):
         raise ValueError("the same variable is given twice as an input")
     given = {id(v) for v in explicit}
@@ -204,8 +224,10 @@ def _check_inputs(explicit: list[Variable], computed: list[Variable], policy: st
             )
     for var in explicit:
         if id(var) not in used and policy != "ignore":
-            message = (f"input {var!r} (created at {var.loc}) is not used to compute any "
-                       "output; pass on_unused_input='ignore' to allow it")
+            message = (
+                f"input {var!r} (created at {var.loc}) is not used to compute any "
+                "output; pass on_unused_input='ignore' to allow it"
+            )
             if policy == "raise":
                 raise UnusedInputError(message)
             import warnings
@@ -213,7 +235,9 @@ def _check_inputs(explicit: list[Variable], computed: list[Variable], policy: st
             warnings.warn(message, stacklevel=3)
 
 
-def _convert(value: Any, var: Variable, position: str, downcast: bool | None) -> np.ndarray:
+def _convert(
+    value: Any, var: Variable, position: str, downcast: bool | None
+) -> np.ndarray:
     """A C-contiguous array of var's dtype and rank, or a clear error."""
     dtype = np.dtype(var.dtype)
     if isinstance(value, np.ndarray) and value.dtype == dtype:
@@ -246,13 +270,16 @@ def _contiguous(array: np.ndarray) -> np.ndarray:
     return np.require(array, array.dtype.newbyteorder("="), ["C_CONTIGUOUS", "ALIGNED"])
 
 
-def _convert_python(value: Any, dtype: np.dtype, position: str, downcast: bool | None
-                    ) -> np.ndarray:
+def _convert_python(
+    value: Any, dtype: np.dtype, position: str, downcast: bool | None
+) -> np.ndarray:
     """Python scalars and lists convert when no information is lost (or float -> float)."""
     try:
         raw = np.asarray(value)
     except ValueError as exc:
-        raise ShapeError(f"{position}: cannot make an array from {value!r}: {exc}") from exc
+        raise ShapeError(
+            f"{position}: cannot make an array from {value!r}: {exc}"
+        ) from exc
     if raw.dtype == object or raw.dtype.kind not in "biuf":
         raise DTypeError(f"{position} expects {dtype.name} numbers; got {value!r}")
     converted = raw.astype(dtype)
@@ -305,7 +332,9 @@ class Function:
         self._where = user_location()
         self._constraints = [_constraint(var) for var in explicit]
         native = compiled.kernel.native() if compiled.kernel is not None else None
-        self._run: Callable[[list[np.ndarray]], list[np.ndarray]] = native or compiled.run
+        self._run: Callable[[list[np.ndarray]], list[np.ndarray]] = (
+            native or compiled.run
+        )
         self._call: Callable[..., Any] = self._call_python
         if native is not None:
             self._call = _function_call(self, native)
@@ -328,7 +357,9 @@ class Function:
         filled = [True] * len(args) + [False] * (len(self.specs) - len(args))
         for key, value in kwargs.items():
             if key not in self._names:
-                raise TypeError(f"unknown input name {key!r} (inputs: {sorted(self._names)})")
+                raise TypeError(
+                    f"unknown input name {key!r} (inputs: {sorted(self._names)})"
+                )
             values[self._names[key]] = value
             filled[self._names[key]] = True
         for i, spec in enumerate(self.specs):
@@ -343,8 +374,10 @@ class Function:
 
     def _call_python(self, *args: Any, **kwargs: Any) -> Any:
         """The call without the extension: checks in one pass, then ctypes."""
-        values = args if not kwargs and len(args) == len(self.specs) else (
-            self._arguments(args, kwargs)
+        values = (
+            args
+            if not kwargs and len(args) == len(self.specs)
+            else (self._arguments(args, kwargs))
         )
         trust = self.trust_input
         arrays = [
@@ -373,7 +406,7 @@ class Function:
         outputs = results[: self.n_outputs]
         # Every result exists before any shared variable changes: a failed call
         # leaves all shared variables as they were.
-        for target, value in zip(self.update_targets, results[self.n_outputs:]):
+        for target, value in zip(self.update_targets, results[self.n_outputs :]):
             target._assign(value)
         if self.single:
             return outputs[0]

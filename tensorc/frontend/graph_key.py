@@ -61,9 +61,7 @@ def _update(digest: Any, record: tuple[Any, ...]) -> None:
     digest.update(data)
 
 
-def walk(
-    outputs: Iterable[Variable], known: Collection[int] = ()
-) -> list[Variable]:
+def walk(outputs: Iterable[Variable], known: Collection[int] = ()) -> list[Variable]:
     """The nodes `outputs` depend on, operands before users, except those whose id
     is in `known` (iterative: graphs may be deeper than Python's recursion limit).
     The same order as trace.topological, without importing xDSL."""

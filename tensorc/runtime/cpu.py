@@ -231,9 +231,12 @@ def entry_function(module: ModuleOp, entry: str = "main") -> FuncOp:
     from xdsl.dialects import func
 
     for op in module.ops:
-        if isinstance(op, func.FuncOp) and op.sym_name.data == entry:
-            if not op.is_declaration:
-                return op
+        if (
+            isinstance(op, func.FuncOp)
+            and op.sym_name.data == entry
+            and not op.is_declaration
+        ):
+            return op
     raise LoweringError(f"the module has no function @{entry} to compile")
 
 
@@ -372,7 +375,10 @@ class CpuKernel:
                 self._library,
                 ShapeError,
                 [
-                    (pyentry.type_number(dtype.name), [-1 if d is None else d for d in s])
+                    (
+                        pyentry.type_number(dtype.name),
+                        [-1 if d is None else d for d in s],
+                    )
                     for (dtype, _), s in zip(self.input_types, self.input_shapes)
                 ],
                 [(pyentry.type_number(d.name), rank) for d, rank in self.output_types],
@@ -410,7 +416,9 @@ class CpuKernel:
         out_data, out_shapes = buffers.out_data, buffers.out_shapes
         pointers = list(in_data)[: len(inputs)]
         return [
-            self._output(out_data[i], tuple(out_shapes[dims]), typestr, inputs, pointers)
+            self._output(
+                out_data[i], tuple(out_shapes[dims]), typestr, inputs, pointers
+            )
             for i, dims, typestr in self._output_layout
         ]
 

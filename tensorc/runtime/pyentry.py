@@ -616,7 +616,9 @@ def _build_and_import() -> ModuleType | None:
 
     entry = cache.get_or_build(key, suffix, compile_into, kind="ext")
     loader = importlib.machinery.ExtensionFileLoader(MODULE_NAME, str(entry.path))
-    spec = importlib.util.spec_from_file_location(MODULE_NAME, entry.path, loader=loader)
+    spec = importlib.util.spec_from_file_location(
+        MODULE_NAME, entry.path, loader=loader
+    )
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
