@@ -37,8 +37,12 @@ class ConfigError(TensorcError, ValueError):
 
 class DeviceUnavailableError(TensorcError, RuntimeError):
     """The requested device cannot run here: the message names the missing piece
-    (pycuda, libcuda, a GPU, a C++ compiler) and how to get it. tensorc never falls
-    back to the CPU silently."""
+    (pycuda, libcuda, a GPU) and how to get it; `missing` says which one. tensorc
+    never falls back to the CPU silently."""
+
+    def __init__(self, message: str, missing: str | None = None) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 class GpuKernelError(TensorcError, RuntimeError):
