@@ -24,7 +24,6 @@ import numpy as np
 from tensorc.config import config
 from tensorc.define_by_run.evaluate import LeafNode, attrs_key, type_key
 from tensorc.errors import DTypeError, ShapeError
-from tensorc.frontend.trace import topological
 from tensorc.frontend.variable import Variable as Node
 
 
@@ -47,6 +46,8 @@ def _requires_grad(leaf: LeafNode) -> bool:
 def structure(output: Node) -> GraphStructure:
     """The canonical form of the graph computing `output` (nodes in topological
     order; each refers to its operands by position)."""
+    from tensorc.frontend.trace import topological  # xDSL: not at import time
+
     position: dict[int, int] = {}
     entries: list[Hashable] = []
     leaves: list[LeafNode] = []

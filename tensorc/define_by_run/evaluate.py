@@ -11,24 +11,23 @@ Leaves of eager graphs are `LeafNode`s: symbolic inputs that carry the array the
 stood for when they were recorded, and a weak reference to the eager variable that
 receives their gradient.
 
-This is the only define-by-run module that imports xDSL.
+This is the only define-by-run module that imports xDSL, and it does so at the first
+evaluation, not at import: `import tensorc` does not load xDSL.
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from xdsl.ir import Operation
-from xdsl.utils.test_value import create_ssa_value
 
-from tensorc.dialects import tc
-from tensorc.frontend.trace import build_op, topological
 from tensorc.frontend.variable import TensorType
 from tensorc.frontend.variable import Variable as Node
-from tensorc.runtime import interp
+
+if TYPE_CHECKING:
+    from xdsl.ir import Operation
 
 _OP_CACHE_LIMIT = 4096
 
@@ -81,6 +80,11 @@ _OPS: dict[Hashable, Operation] = {}
 
 def _op_for(node: Node) -> Operation:
     """The tc op of `node` on placeholder operands (cached by structure and line)."""
+    from xdsl.utils.test_value import create_ssa_value
+
+    from tensorc.dialects import tc
+    from tensorc.frontend.trace import build_op
+
     key = (
         node.op, attrs_key(node.attrs), type_key(node),
         tuple(type_key(i) for i in node.inputs), node.loc.filename, node.loc.line,
@@ -100,12 +104,16 @@ def pending(outputs: Iterable[Node], known: Mapping[int, np.ndarray]) -> list[No
     """Nodes `outputs` need whose values are not `known` (by id), operands first.
     The walk stops at known nodes and leaves, so recording one step costs the size
     of that step, not of the whole history."""
+    from tensorc.frontend.trace import topological
+
     return topological(outputs, known)
 
 
 def evaluate(outputs: Sequence[Node], known: dict[int, np.ndarray]) -> list[np.ndarray]:
     """Values of `outputs`, given the values of some nodes in `known` (by id; new
     values are added to it)."""
+    from tensorc.runtime import interp
+
     for node in pending(outputs, known):
         if isinstance(node, LeafNode):
             known[id(node)] = node.array
