@@ -306,7 +306,7 @@ def test_runner_keeps_results_on_the_device(adapter):
 
 
 def test_adapter_errors(adapter):
-    cuda, driver = adapter
+    cuda, _ = adapter
     from tensorc.errors import CompileError
 
     with pytest.raises(CompileError, match="nvcc failed on the generated CUDA source"):
@@ -321,7 +321,7 @@ def test_adapter_errors(adapter):
 
 
 def test_upload_for_shared_values(adapter):
-    cuda, driver = adapter
+    cuda, _ = adapter
     value = gpu_plan.upload("cuda", np.arange(4.0))
     assert value.adapter is cuda and value.ndim == 1
     np.testing.assert_array_equal(value.get(), np.arange(4.0))
