@@ -142,14 +142,19 @@ def tensorc_version() -> str:
         return "unknown"
 
 
+SOURCE_SUFFIXES = (".py", ".h", ".c")
+
+
 @functools.cache
 def tensorc_fingerprint() -> str:
-    """sha256 of tensorc's own Python sources: a compiled artifact that skips the
-    passes and the emitter must change whenever any of them does (the package
-    version alone does not change during development)."""
+    """sha256 of tensorc's own sources (Python, and C headers it may include): a
+    compiled artifact that skips the passes and the emitter must change whenever
+    any of them does (the package version alone does not change during
+    development)."""
     package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
+    sources = [p for p in package.rglob("*") if p.suffix in SOURCE_SUFFIXES]
+    for path in sorted(sources):
         digest.update(str(path.relative_to(package)).encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()
