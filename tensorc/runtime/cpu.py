@@ -153,10 +153,12 @@ def tensorc_fingerprint() -> str:
     development)."""
     package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    sources = [p for p in package.rglob("*") if p.suffix in SOURCE_SUFFIXES]
-    for path in sorted(sources):
-        digest.update(str(path.relative_to(package)).encode() + b"\0")
-        digest.update(path.read_bytes())
+    for directory, subdirectories, files in os.walk(package):
+        subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
+        for name in sorted(f for f in files if f.endswith(SOURCE_SUFFIXES)):
+            path = Path(directory, name)
+            digest.update(str(path.relative_to(package)).encode() + b"\0")
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
