@@ -8,7 +8,9 @@ loads the stored kernel and its extension and skips tracing, the passes, the C
 emission and the C compiler, without importing xDSL; the optimized tc module
 (`f.maker`) and the C source (`f.source`) are read from the cache when asked for.
 Next to each compiled library, `<cache>/function/<key>.json` holds the entry
-signature and `<key>.mlir` the optimized module.
+signature and `<key>.mlir` the optimized module. Whatever else a compile comes to
+depend on (an environment variable read by a pass, a flag) must join the key in
+`_function_key`, or a warm compile would miss its change.
 
 `TENSORC_PROFILE_COMPILE=1` prints the time of each stage: graph key, trace, each
 pass, codegen, C compile, load.

@@ -9,7 +9,9 @@ updates; anything unusual (keywords, defaults, Python numbers, other dtypes,
 strided arrays, wrong shapes) comes back to `_call_slow`, which converts the
 inputs or raises the user-facing error. Without the extension, `_call_python`
 does the same in Python around a ctypes call. `trust_input=True` skips the
-dtype/shape checks of explicit inputs that are numpy arrays.
+dtype/shape checks of explicit inputs that are numpy arrays (as in Theano, an
+array of the wrong dtype or shape then gives wrong results or worse); anything
+that is not an array is still converted.
 """
 
 from __future__ import annotations
