@@ -9,12 +9,9 @@ the others wait and reuse it.
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from filelock import FileLock
 
 
 def cache_dir() -> Path:
@@ -54,6 +51,10 @@ def get_or_build(
     final = directory / f"{key}{suffix}"
     if final.exists():
         return CacheEntry(final, built=False)
+    import tempfile  # only to build: a cache hit imports neither
+
+    from filelock import FileLock
+
     directory.mkdir(parents=True, exist_ok=True)
     with FileLock(str(directory / f"{key}.lock")):
         if final.exists():  # another process built it while we waited
@@ -67,6 +68,8 @@ def get_or_build(
 
 def publish(path: Path, text: str) -> None:
     """Write `text` to `path` atomically (temporary file in the same directory)."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".publish-")
     with os.fdopen(handle, "w") as stream:

@@ -21,7 +21,6 @@ import hashlib
 import os
 import shlex
 import shutil
-import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,6 +37,8 @@ from tensorc.errors import (
 from tensorc.runtime import cache
 
 if TYPE_CHECKING:  # xDSL is imported only to compile, never to load a cached kernel
+    import subprocess
+
     from xdsl.dialects.builtin import ModuleOp
     from xdsl.dialects.func import FuncOp
 
@@ -111,6 +112,8 @@ def compiler_identity(compiler: tuple[str, ...]) -> str:
         return stored.read_text()
     except OSError:
         pass
+    import subprocess
+
     result = subprocess.run(
         [*compiler, "--version"], capture_output=True, text=True, check=False
     )
@@ -180,6 +183,8 @@ def build_library(
     directory = cache.cache_dir() / "c"
 
     def compile_into(library: Path) -> None:
+        import subprocess
+
         source_path = library.parent / "module.c"
         source_path.write_text(source)
         command = [*compiler, *flags, "-o", str(library), str(source_path), *link]
