@@ -13,8 +13,11 @@ PIPELINES: dict[str, str] = {
     # tensor-level optimization; the result is what f.maker.fgraph shows.
     # tc-stabilize before tc-autodiff: gradients derive from the stable forms.
     # tc-autodiff before the simplifications: they clean up gradient code too.
-    # tc-autodiff before fusion (later): a composite has no VJP rule.
-    "tc": "tc-stabilize,tc-autodiff,tc-canonicalize,cse,dce",
+    # tc-autodiff before tc-fuse-elemwise: a composite has no VJP rule.
+    # tc-canonicalize, cse, dce before tc-fuse-elemwise: fusion sees the final
+    # graph (folded splats, shared values, no dead ops), and nothing after it
+    # looks inside composites.
+    "tc": "tc-stabilize,tc-autodiff,tc-canonicalize,cse,dce,tc-fuse-elemwise",
     # tensors -> memrefs and loops; the C emitter consumes the result.
     "cpu": "tc-bufferize",
 }

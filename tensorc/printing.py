@@ -65,10 +65,19 @@ def _pp(var: Variable, memo: dict[int, str]) -> str:
 
 
 def composite_text(var: Variable, memo: dict[int, str]) -> str:
-    """`Composite{(i0 * i1)}(x, y)`; the inner expression comes from the op's attrs."""
-    inner = var.attrs.get("expression", "?")
+    """`Composite{(i0 * i1)}(x, y)`: the inner expression over the inputs i0, i1..."""
     args = ", ".join(_pp(i, memo) for i in var.inputs)
-    return f"Composite{{{inner}}}({args})"
+    return f"{_composite_label(var)}({args})"
+
+
+def _composite_label(var: Variable) -> str:
+    """`Composite{(i0 * exp(i1))}`; `.k` marks output k of a multi-output one."""
+    inner = var.attrs.get("inner")
+    if inner is None:
+        return "Composite{?}"
+    index = var.attrs["output"]
+    suffix = f".{index}" if len(inner) > 1 else ""
+    return f"Composite{{{_pp(inner[index], {})}}}{suffix}"
 
 
 def pp(var: Any) -> str:
@@ -100,27 +109,47 @@ def debugprint(
     obj: Any, file: TextIO | None = None, print_type: bool = False, depth: int = -1
 ) -> str:
     """Print the graph of a variable, list of variables or compiled function as an
-    indented tree; repeated nodes show their `[id X]` only. Returns the text."""
-    tags: dict[int, str] = {}
-    lines: list[str] = []
-
-    def visit(var: Variable, indent: str, level: int) -> None:
-        seen = id(var) in tags
-        if not seen:
-            tags[id(var)] = _tag(len(tags))
-        label = _debug_label(var)
-        type_text = f" <{var.type}>" if print_type else ""
-        lines.append(f"{indent}{label} [id {tags[id(var)]}]{type_text}")
-        if seen or level == depth:
-            return
-        for child in var.inputs:
-            visit(child, indent.replace("|", " ") + " |", level + 1)
-
+    indented tree; repeated nodes show their `[id X]` only. Composites are followed
+    by an "Inner graphs:" section showing their scalar graphs with the op names
+    users wrote (`add`, `exp`), over inputs i0, i1, ... Returns the text."""
+    printer = _TreePrinter(print_type, depth)
     for out in _outputs_of(obj):
-        visit(out, "", 0)
-    text = "\n".join(lines)
+        printer.visit(out, "", 0)
+    printer.inner_graphs()
+    text = "\n".join(printer.lines)
     print(text, file=file or sys.stdout)
     return text
+
+
+class _TreePrinter:
+    def __init__(self, print_type: bool, depth: int) -> None:
+        self.print_type = print_type
+        self.depth = depth
+        self.tags: dict[int, str] = {}
+        self.lines: list[str] = []
+        self.composites: dict[int, Variable] = {}
+
+    def visit(self, var: Variable, indent: str, level: int) -> None:
+        seen = id(var) in self.tags
+        if not seen:
+            self.tags[id(var)] = _tag(len(self.tags))
+        if var.op == "composite" and var.attrs.get("inner") is not None:
+            self.composites.setdefault(id(var), var)
+        type_text = f" <{var.type}>" if self.print_type else ""
+        self.lines.append(f"{indent}{_debug_label(var)} [id {self.tags[id(var)]}]"
+                          f"{type_text}")
+        if seen or level == self.depth:
+            return
+        for child in var.inputs:
+            self.visit(child, indent.replace("|", " ") + " |", level + 1)
+
+    def inner_graphs(self) -> None:
+        if not self.composites:
+            return
+        self.lines += ["", "Inner graphs:"]
+        for var in self.composites.values():
+            self.lines += ["", f"{_debug_label(var)} [id {self.tags[id(var)]}]"]
+            self.visit(var.attrs["inner"][var.attrs["output"]], " >", 0)
 
 
 def _debug_label(var: Variable) -> str:
@@ -129,6 +158,6 @@ def _debug_label(var: Variable) -> str:
     if var.op == "constant":
         return f"TensorConstant{{{_constant_text(var.attrs['value'])}}}"
     if var.op == "composite":
-        return f"Composite{{{var.attrs.get('expression', '?')}}}"
+        return _composite_label(var)
     extra = _attrs_text(var)
     return f"{var.op}{{{extra}}}" if extra else var.op

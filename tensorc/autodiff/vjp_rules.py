@@ -349,5 +349,7 @@ VJP_RULES: dict[type[Operation], Rule | NonDifferentiable] = {
     tc.StopGradientOp: NonDifferentiable("it exists to stop gradients"),
     tc.InsertSliceOp: _insert_slice,
     tc.ScatterAddOp: _scatter_add,
+    tc.CompositeOp: NonDifferentiable(
+        "tc-fuse-elemwise builds composites after tc-autodiff has run"),
 }
 """tc op class -> VJP rule, or a NonDifferentiable declaration (gradient stops)."""

@@ -12,6 +12,7 @@ The op families share base classes (elementwise unary/binary/compare, reductions
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from io import StringIO
 from typing import ClassVar
 
@@ -23,11 +24,14 @@ from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     I64,
     FileLineColLoc,
+    FusedLoc,
     Float16Type,
     Float32Type,
     Float64Type,
     IntegerAttr,
     IntegerType,
+    NameLoc,
+    StringAttr,
     TensorType,
     UnitAttr,
     f16,
@@ -39,7 +43,7 @@ from xdsl.dialects.builtin import (
     i32,
     i64,
 )
-from xdsl.ir import Attribute, Dialect, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Dialect, Operation, Region, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
     VarOperandDef,
@@ -49,8 +53,10 @@ from xdsl.irdl import (
     base,
     irdl_op_definition,
     operand_def,
+    opt_attr_def,
     opt_prop_def,
     prop_def,
+    region_def,
     result_def,
     traits_def,
     var_operand_def,
@@ -58,7 +64,7 @@ from xdsl.irdl import (
 )
 from xdsl.parser import Parser
 from xdsl.printer import Printer
-from xdsl.traits import Pure
+from xdsl.traits import HasParent, IsolatedFromAbove, IsTerminator, Pure
 from xdsl.utils.exceptions import VerifyException
 
 # ---------------------------------------------------------------------------------
@@ -113,12 +119,39 @@ def is_int(t: Attribute) -> bool:
     return isinstance(elt, IntegerType) and elt != i1
 
 
-def location_text(op: Operation) -> str:
-    """`file:line` of the user code that created `op`, or '' if unknown."""
-    loc = op.location
+MAX_LOCATIONS_SHOWN = 8
+"""A fused op names at most this many distinct user lines in messages."""
+
+
+def _location_lines(loc: Attribute) -> list[str]:
+    """The distinct `file:line`s of a location, in order (fused ones flattened)."""
     if isinstance(loc, FileLineColLoc):
-        return f"{loc.filename.data}:{loc.line.data}"
-    return ""
+        return [f"{loc.filename.data}:{loc.line.data}"]
+    if isinstance(loc, NameLoc):
+        return _location_lines(loc.location)
+    if isinstance(loc, FusedLoc):
+        lines = [line for inner in loc.locations for line in _location_lines(inner)]
+        return list(dict.fromkeys(lines))
+    return []
+
+
+def location_text(op: Operation) -> str:
+    """`file:line` of the user code that created `op`, or '' if unknown. A fused op
+    (tc.composite) lists the distinct lines of the ops it absorbed."""
+    lines = _location_lines(op.location)
+    if len(lines) > MAX_LOCATIONS_SHOWN:
+        more = len(lines) - MAX_LOCATIONS_SHOWN
+        lines = [*lines[:MAX_LOCATIONS_SHOWN], f"and {more} more"]
+    return ", ".join(lines)
+
+
+def origin_text(op: Operation) -> str:
+    """`tc.mul (created at model.py:12)` for a tc op, or for an op of a composite
+    body: its `NameLoc` names the tc op it was built from (see CompositeOp)."""
+    loc = op.location
+    name = loc.desc.data if isinstance(loc, NameLoc) else op.name
+    where = location_text(op)
+    return f"{name} (created at {where})" if where else name
 
 
 def dense_from_array(value: np.ndarray, t: TensorType) -> DenseIntOrFPElementsAttr:
@@ -1090,6 +1123,272 @@ class ScatterAddOp(TcOp):
                         f"got {upd_t}")
 
 
+# ---------------------------------------------------------------------------------
+# Fused elementwise kernels (built by tc-fuse-elemwise after tc-autodiff)
+# ---------------------------------------------------------------------------------
+
+BODY_DIALECTS = ("arith", "math")
+"""Dialects whose (scalar) ops may appear in a tc.composite body."""
+
+
+def aligned_shape(t: TensorType, rank: int) -> list[int | None]:
+    """`t`'s dims right-aligned to `rank` dims; None where `t` has no dim."""
+    shape = list(t.get_shape())
+    return [None] * (rank - len(shape)) + shape
+
+
+@dataclass(frozen=True)
+class DimCheck:
+    """A run-time shape rule of a composite: along result `axis`, input `lhs` (or
+    the static result dim when None) and input `rhs` have the same size, each read
+    at its right-aligned dim. `origin` is the body op where the unfused program
+    compared them (its NameLoc names the tc op and the user line), or the
+    composite itself for rules that no single absorbed op stated."""
+
+    axis: int
+    lhs: int | None
+    rhs: int
+    origin: Operation
+
+
+@irdl_op_definition
+class CompositeOp(TcOp):
+    """A fused elementwise kernel (Theano's `Elemwise{Composite}`): every result
+    element is the scalar `body` applied to the input elements at the same index.
+
+    Structure (what every backend may rely on):
+    - `inputs`: tensors of any element types. Each input broadcasts to the result
+      shape numpy-style, as `tc.broadcast` would: right-aligned, a dim statically
+      equal to 1 stretches, any other dim equals the result dim (checked at run
+      time). Every dynamic result dim is set by at least one input whose aligned
+      dim is not a static 1.
+    - `outputs`: one or more tensors, all of one shape (their element types may
+      differ).
+    - `body`: one block whose arguments are the inputs' element types (f16/f32/f64,
+      i8..i64, i1), holding only `arith`/`math` ops and ending in `tc.yield` of one
+      value per output, of the output's element type. Isolated from above. Each
+      body op's location is `NameLoc("tc.<op>", loc)`: the tc op it came from.
+    - `location`: a `FusedLoc` of the absorbed ops' locations, so messages name
+      all the user lines.
+    - `expression` (optional, informational, ignored by every lowering): the
+      tc-level recipe for printers, `name(arg, ...)` steps separated by `; `, then
+      `-> ` and the step (or input) of each output. Arguments are inputs `iN`,
+      earlier steps `%N` or scalar literals (absorbed splat constants); `cast`
+      steps name their result dtype: `cast{float32}(i0)`.
+
+    Example:
+
+        %y, %m = tc.composite %x, %b : (tensor<?x4xf64>, tensor<4xf64>)
+                   -> (tensor<?x4xf64>, tensor<?x4xi1>)
+                   attributes {expression = "add(i0, i1); gt(%0, 0.0) -> %0, %1"} {
+        ^bb0(%xi: f64, %bi: f64):
+          %s = arith.addf %xi, %bi : f64
+          %zero = arith.constant 0.0 : f64
+          %p = arith.cmpf ogt, %s, %zero : f64
+          tc.yield %s, %p : f64, i1
+        }
+    """
+
+    name = "tc.composite"
+    inputs = var_operand_def(TensorType)
+    outputs = var_result_def(TensorType)
+    body = region_def("single_block")
+    expression = opt_attr_def(StringAttr)
+    traits = traits_def(Pure(), IsolatedFromAbove())
+    assembly_format = (
+        "$inputs `:` functional-type($inputs, $outputs) "
+        "attr-dict-with-keyword $body"
+    )
+
+    def __init__(
+        self,
+        inputs: Sequence[SSAValue],
+        output_types: Sequence[Attribute],
+        body: Region,
+        expression: str | None = None,
+    ):
+        attributes = {} if expression is None else {"expression": StringAttr(expression)}
+        super().__init__(
+            operands=[list(inputs)],
+            result_types=[list(output_types)],
+            regions=[body],
+            attributes=attributes,
+        )
+
+    @property
+    def block(self) -> Block:
+        return self.body.block
+
+    @property
+    def yield_op(self) -> YieldOp:
+        last = self.block.last_op
+        assert isinstance(last, YieldOp)
+        return last
+
+    def result_type(self) -> TensorType:
+        t = self.outputs[0].type
+        assert isinstance(t, TensorType)
+        return t
+
+    def input_shape(self, index: int) -> list[int | None]:
+        """Input `index`'s dims right-aligned to the result rank."""
+        t = self.inputs[index].type
+        assert isinstance(t, TensorType)
+        return aligned_shape(t, self.result_type().get_num_dims())
+
+    def dim_sources(self, index: int) -> dict[int, int]:
+        """Result axis -> aligned dim of input `index`, where it does not stretch."""
+        return {a: d for a, d in enumerate(self.input_shape(index)) if d not in (None, 1)}
+
+    def dim_checks(self) -> list[DimCheck]:
+        """The run-time shape rules, at most one per input and axis: input pairs
+        are compared where the body first combines them (the absorbed op that
+        compared them unfused), then the static result dims. After these checks
+        every non-stretching input dim equals the result dim."""
+        return _dim_checks(self)
+
+    def input_dim(self, index: int, axis: int) -> int:
+        """Which dim of input `index` is aligned with result `axis`."""
+        t = self.inputs[index].type
+        assert isinstance(t, TensorType)
+        return axis - (self.result_type().get_num_dims() - t.get_num_dims())
+
+    def check_message(self, check: DimCheck) -> str:
+        """`tc.mul (created at model.py:4), fused: dim 0 of input #2 differs from
+        dim 0 of input #0` (the C emitter appends the two sizes)."""
+        rhs = f"dim {self.input_dim(check.rhs, check.axis)} of input #{check.rhs}"
+        if check.lhs is None:
+            lhs = f"the static output dim {check.axis}"
+        else:
+            lhs = f"dim {self.input_dim(check.lhs, check.axis)} of input #{check.lhs}"
+        return f"{origin_text(check.origin)}, fused: {rhs} differs from {lhs}"
+
+    def verify_(self) -> None:
+        _verify_composite_types(self)
+        _verify_composite_body(self)
+
+
+def _dim_checks(op: CompositeOp) -> list[DimCheck]:
+    """Union-find over the inputs, joined in body order; each component keeps one
+    representative input per axis, compared with the representatives it meets."""
+    n = len(op.inputs)
+    parent = list(range(n))
+    representative = [{axis: i for axis in op.dim_sources(i)} for i in range(n)]
+    checks: list[DimCheck] = []
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def merge(roots: list[int], origin: Operation) -> int:
+        base = roots[0]
+        for other in roots[1:]:
+            for axis, index in representative[other].items():
+                if axis in representative[base]:
+                    lhs = representative[base][axis]
+                    checks.append(DimCheck(axis, lhs, index, origin))
+                else:
+                    representative[base][axis] = index
+            parent[other] = base
+        return base
+
+    component: dict[SSAValue, int] = {arg: i for i, arg in enumerate(op.block.args)}
+    for body_op in op.block.ops:
+        roots = list(dict.fromkeys(
+            root(component[v]) for v in body_op.operands if v in component
+        ))
+        if roots:
+            base = merge(roots, body_op)
+            component.update((r, base) for r in body_op.results)
+    roots = list(dict.fromkeys(root(i) for i in range(n)))
+    if not roots:
+        return checks
+    base = merge(roots, op)
+    for axis, static in enumerate(op.result_type().get_shape()):
+        index = representative[base].get(axis)
+        if static != DYNAMIC and index is not None:
+            if op.input_shape(index)[axis] == DYNAMIC:
+                checks.append(DimCheck(axis, None, index, op))
+    return checks
+
+
+def _verify_composite_types(op: CompositeOp) -> None:
+    if not op.outputs:
+        _fail(op, "needs at least one output")
+    out_t = op.result_type()
+    for i, result in enumerate(op.outputs):
+        t = result.type
+        assert isinstance(t, TensorType)
+        if t.get_shape() != out_t.get_shape():
+            _fail(op, f"outputs must share one shape: output #{i} is {t}, "
+                      f"output #0 is {out_t}")
+    rank = out_t.get_num_dims()
+    determined = set()
+    for i, value in enumerate(op.inputs):
+        t = value.type
+        assert isinstance(t, TensorType)
+        if t.get_num_dims() > rank:
+            _fail(op, f"input #{i} {t} has a higher rank than the outputs {out_t}")
+        for axis, (d, r) in enumerate(zip(op.input_shape(i), out_t.get_shape())):
+            if d not in (None, 1) and not _dims_compatible(d, r):
+                _fail(op, f"input #{i} {t} does not broadcast to {out_t} (dim {axis})")
+        determined.update(op.dim_sources(i))
+    for axis, d in enumerate(out_t.get_shape()):
+        if d == DYNAMIC and axis not in determined:
+            _fail(op, f"dynamic output dim {axis} is not set by any input "
+                      "(every input stretches there)")
+
+
+def _verify_composite_body(op: CompositeOp) -> None:
+    block = op.block
+    arg_types = [a.type for a in block.args]
+    want = [_element(v.type) for v in op.inputs]
+    if arg_types != want:
+        _fail(op, f"body arguments must be the input element types "
+                  f"{_types_text(want)}, got {_types_text(arg_types)}")
+    last = block.last_op
+    if not isinstance(last, YieldOp):
+        _fail(op, "body must end in tc.yield")
+    assert isinstance(last, YieldOp)
+    got = [v.type for v in last.values]
+    want = [_element(r.type) for r in op.outputs]
+    if got != want:
+        _fail(op, f"tc.yield types {_types_text(got)} must be the output element "
+                  f"types {_types_text(want)}")
+    for body_op in block.ops:
+        if body_op is not last and body_op.dialect_name() not in BODY_DIALECTS:
+            _fail(op, f"body may hold only arith/math ops, found {body_op.name}")
+
+
+def _types_text(types: Sequence[Attribute]) -> str:
+    return f"({', '.join(str(t) for t in types)})"
+
+
+def _element(t: Attribute) -> Attribute:
+    assert isinstance(t, TensorType)
+    return t.get_element_type()
+
+
+@irdl_op_definition
+class YieldOp(IRDLOperation):
+    """The terminator of a tc.composite body: one scalar per composite output.
+
+    Example:
+
+        tc.yield %s, %p : f64, i1
+    """
+
+    name = "tc.yield"
+    values = var_operand_def()
+    traits = traits_def(IsTerminator(), Pure(), HasParent(CompositeOp))
+    assembly_format = "$values attr-dict `:` type($values)"
+
+    def __init__(self, *values: SSAValue):
+        super().__init__(operands=[list(values)])
+
+
 ELEMENTWISE_OPS: tuple[type, ...] = (
     NegOp, AbsOp, SignOp, NotOp, *FLOAT_UNARY_OPS.values(), *BINARY_OPS.values(),
     *COMPARE_OPS.values(), SelectOp, CastOp,
@@ -1099,9 +1398,11 @@ ELEMENTWISE_OPS: tuple[type, ...] = (
 ALL_OPS: tuple[type, ...] = (
     *ELEMENTWISE_OPS, ConstantOp, BroadcastOp, *REDUCTION_OPS.values(), MatmulOp,
     TransposeOp, ReshapeOp, SliceOp, GatherOp, ConcatenateOp, DimOp, ArangeOp, GradOp,
-    StopGradientOp, InsertSliceOp, ScatterAddOp,
+    StopGradientOp, InsertSliceOp, ScatterAddOp, CompositeOp,
 )
 
 OPS_BY_NAME: dict[str, type] = {op.name.removeprefix("tc."): op for op in ALL_OPS}
 
-TC = Dialect("tc", list(ALL_OPS), [])
+TC = Dialect("tc", [*ALL_OPS, YieldOp], [])
+"""The dialect: every op of ALL_OPS (the ops on tensors) plus tc.yield, the
+terminator of composite bodies."""

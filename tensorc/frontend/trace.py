@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr
+import numpy as np
+from xdsl.dialects.builtin import FileLineColLoc, FusedLoc, IntAttr, ModuleOp, StringAttr
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Operation, SSAValue
 
-from tensorc.dialects import tc
+from tensorc.dialects import composite_expression, tc
 from tensorc.frontend.variable import SourceLoc, TensorType, Variable
 
 
@@ -99,9 +100,64 @@ def trace(
 
 def _source_loc(op: Operation) -> SourceLoc:
     loc = op.location
+    if isinstance(loc, FusedLoc) and loc.locations.data:  # a composite: its first op
+        loc = loc.locations.data[0]
     if isinstance(loc, FileLineColLoc):
         return SourceLoc(loc.filename.data, loc.line.data)
     return SourceLoc("<unknown>", 0)
+
+
+def composite_variables(op: tc.CompositeOp, inputs: tuple[Variable, ...]
+                        ) -> list[Variable]:
+    """One "composite" Variable per output of `op`. attrs["inner"] holds the
+    outputs of its tc-level inner graph (from the `expression` recipe) over scalar
+    inputs named i0, i1, ... (None without a recipe); attrs["output"] the index."""
+    loc = _source_loc(op)
+    inner = None
+    if op.expression is not None:
+        recipe = composite_expression.parse(op.expression.data)
+        placeholders = [
+            Variable("input", (), TensorType(tc.dtype_of(v.type), shape=()),
+                     name=f"i{k}", loc=loc)
+            for k, v in enumerate(op.inputs)
+        ]
+        inner = _inner_graph(recipe, placeholders, loc)
+    return [
+        Variable("composite", inputs,
+                 TensorType(tc.dtype_of(r.type), shape=tc.shape_of(r.type)),  # type: ignore[arg-type]
+                 {"inner": inner, "output": k}, name=r.name_hint, loc=loc)
+        for k, r in enumerate(op.outputs)
+    ]
+
+
+_BOOL_RESULT = ("eq", "ne", "lt", "le", "gt", "ge")
+
+
+def _inner_graph(recipe: composite_expression.Recipe, placeholders: list[Variable],
+                 loc: SourceLoc) -> tuple[Variable, ...]:
+    """Scalar Variables for a composite recipe (constants typed like the operands
+    they meet)."""
+    steps: list[Variable] = []
+
+    def ref(arg: composite_expression.Argument) -> Variable | None:
+        if not isinstance(arg, str):
+            return None
+        return (steps if arg.startswith("%") else placeholders)[int(arg[1:])]
+
+    for step in recipe.steps:
+        known = [v for v in map(ref, step.args) if v is not None]
+        operand_dtype = known[-1].dtype if known else "float64"
+        args = []
+        for i, arg in enumerate(step.args):
+            var = ref(arg)
+            if var is None:  # a literal: typed like the operands it meets
+                dtype = "bool" if step.op == "select" and i == 0 else operand_dtype
+                var = Variable("constant", (), TensorType(dtype, shape=()),
+                               {"value": np.asarray(arg, dtype=dtype)}, loc=loc)
+            args.append(var)
+        dtype = step.dtype or ("bool" if step.op in _BOOL_RESULT else operand_dtype)
+        steps.append(Variable(step.op, tuple(args), TensorType(dtype, shape=()), loc=loc))
+    return tuple(ref(r) for r in recipe.outputs)  # type: ignore[misc]
 
 
 def untrace(module: ModuleOp, args: Sequence[Variable], name: str = "main") -> list[Variable]:
@@ -116,6 +172,10 @@ def untrace(module: ModuleOp, args: Sequence[Variable], name: str = "main") -> l
             outputs = [values[v] for v in op.arguments]
             break
         assert isinstance(op, tc.TcOp), f"untrace expects tc ops, got {op.name}"
+        if isinstance(op, tc.CompositeOp):
+            inputs = tuple(values[v] for v in op.inputs)
+            values.update(zip(op.outputs, composite_variables(op, inputs)))
+            continue
         result = op.results[0]
         attrs = op.python_attrs()
         short = op.name.removeprefix("tc.")

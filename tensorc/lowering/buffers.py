@@ -41,6 +41,9 @@ the next loop-carried values."""
 IndexMap = Callable[[Builder, list[SSAValue]], list[SSAValue]]
 """(builder in the innermost loop, result indices) -> source indices."""
 
+ElementFunction = Callable[[Builder, list[SSAValue]], SSAValue]
+"""(builder where the element is read, its indices) -> the element, computed."""
+
 
 @dataclass
 class Splat:
@@ -142,6 +145,9 @@ class FunctionLowering:
     builder: Builder = field(init=False)
     buffers: dict[SSAValue, SSAValue] = field(default_factory=dict)
     splats: dict[SSAValue, Splat] = field(default_factory=dict)
+    computed: dict[SSAValue, ElementFunction] = field(default_factory=dict)
+    """Tensors never stored: each read computes its element (a tc.composite fused
+    into the reduction that consumes it)."""
     _dims: dict[SSAValue, list[SSAValue]] = field(default_factory=dict)
     _indices: dict[int, SSAValue] = field(default_factory=dict)
 
@@ -240,27 +246,39 @@ class FunctionLowering:
         return self.arith(memref.DimOp(buffer, self.index(axis)))
 
     def buffer(self, tensor: SSAValue) -> SSAValue:
-        """The memref holding `tensor`; a splat gets an allocation filled here."""
+        """The memref holding `tensor`; a splat or computed tensor gets an
+        allocation filled here."""
         if tensor not in self.buffers:
-            splat = self.splats[tensor]
-            out = self.alloc(tensor_type_of(tensor), splat.dims)
+            dims = self.dims(tensor)
+            out = self.alloc(tensor_type_of(tensor), dims)
 
             def fill(
                 b: Builder, ivs: list[SSAValue], _: list[SSAValue]
             ) -> list[SSAValue]:
-                store(b, splat.scalar(b), out, ivs)
+                store(b, self.element(b, tensor, ivs), out, ivs)
                 return []
 
-            self.loops(splat.dims, fill)
+            self.loops(dims, fill)
             self.buffers[tensor] = out
         return self.buffers[tensor]
+
+    def compute_lazily(
+        self, tensor: SSAValue, dims: list[SSAValue], element: ElementFunction
+    ) -> None:
+        """Let reads of `tensor` compute its elements with `element` instead of
+        loading them (it is never stored unless some consumer needs memory)."""
+        self.computed[tensor] = element
+        self._dims[tensor] = dims
 
     def element(
         self, b: Builder, tensor: SSAValue, indices: Sequence[SSAValue]
     ) -> SSAValue:
-        """tensor[indices] as a scalar inserted by `b` (no load for splats)."""
+        """tensor[indices] as a scalar inserted by `b` (no load for splats and
+        computed tensors)."""
         if tensor in self.splats:
             return self.splats[tensor].scalar(b)
+        if tensor in self.computed and tensor not in self.buffers:
+            return self.computed[tensor](b, list(indices))
         return emit(b, memref.LoadOp.get(self.buffer(tensor), list(indices)))
 
     def alloc(self, t: TensorType, dims: Sequence[SSAValue]) -> SSAValue:

@@ -18,6 +18,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "tc-autodiff": _lazy("tensorc.passes.autodiff", "AutodiffPass"),
     "tc-canonicalize": _lazy("tensorc.passes.canonicalize", "CanonicalizePass"),
     "tc-stabilize": _lazy("tensorc.passes.stabilize", "StabilizePass"),
+    "tc-fuse-elemwise": _lazy("tensorc.passes.fuse_elemwise", "FuseElemwisePass"),
     "tc-bufferize": _lazy("tensorc.passes.bufferize", "BufferizePass"),
     "cse": _lazy("xdsl.transforms.common_subexpression_elimination", "CommonSubexpressionElimination"),
     "dce": _lazy("xdsl.transforms.dead_code_elimination", "DeadCodeElimination"),

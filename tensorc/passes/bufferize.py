@@ -20,9 +20,10 @@ Postconditions (the bufferized-IR contract of /work/notes/abi.md):
   splat constants become scalar `arith.constant`s in the loops that read them.
 
 `LOWERINGS` maps each tc op class to one small lowering function (this file:
-elementwise ops, constants, dim, arange; `tensorc.lowering.movement` and
-`tensorc.lowering.reductions`: the rest). A lowering returns the memref of the
-op's result, or a `Splat` (a scalar standing for a tensor of equal elements).
+elementwise ops, constants, dim, arange; `tensorc.lowering.movement`,
+`tensorc.lowering.reductions` and `tensorc.lowering.composite`: the rest). A
+lowering returns the memref of the op's result, or a `Splat` (a scalar standing
+for a tensor of equal elements); a multi-result op returns a list of those.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from xdsl.traits import SymbolTable
 
 from tensorc.dialects import tc
 from tensorc.errors import LoweringError
-from tensorc.lowering import movement, reductions
+from tensorc.lowering import composite, movement, reductions
 from tensorc.lowering.buffers import (
     FunctionLowering,
     Splat,
@@ -68,7 +69,9 @@ from tensorc.lowering.buffers import (
 from tensorc.lowering.elementwise import ELEMENTWISE, cmpf, cmpi, constant, emit, select
 from tensorc.lowering.legality import check_lowered, describe
 
-Lowering = Callable[[FunctionLowering, Operation], SSAValue | Splat]
+Lowering = Callable[
+    [FunctionLowering, Operation], SSAValue | Splat | list[SSAValue | Splat | None]
+]
 
 
 # ---------------------------------------------------------------------------------
@@ -265,8 +268,10 @@ LOWERINGS: dict[type[Operation], Lowering] = {
         for n in ("argmax", "argmin")
     },
     tc.MatmulOp: reductions.lower_matmul,
+    tc.CompositeOp: composite.lower_composite,
 }  # type: ignore[dict-item]
-"""tc op class -> lowering(state, op) -> memref (or Splat) of the op's result."""
+"""tc op class -> lowering(state, op) -> memref (or Splat) of the op's result, or
+a list with one per result (None: computed where read, see FunctionLowering)."""
 
 _HINTS: dict[str, str] = {
     "tc.grad": "; run tc-autodiff before tc-bufferize",
@@ -280,10 +285,17 @@ def _lower_tc_op(fl: FunctionLowering, op: Operation) -> None:
         hint = _HINTS.get(op.name, "")
         raise LoweringError(f"tc-bufferize cannot lower {describe(op)}{hint}")
     lowered = lowering(fl, op)
-    if isinstance(lowered, Splat):
-        fl.splats[result_of(op)] = lowered
-    else:
-        fl.buffers[result_of(op)] = lowered
+    for result, value in zip(op.results, _per_result(lowered), strict=True):
+        if isinstance(value, Splat):
+            fl.splats[result] = value
+        elif value is not None:  # None: computed where read (fl.computed)
+            fl.buffers[result] = value
+
+
+def _per_result(
+    lowered: SSAValue | Splat | list[SSAValue | Splat | None],
+) -> list[SSAValue | Splat | None]:
+    return lowered if isinstance(lowered, list) else [lowered]
 
 
 def _lower_return(fl: FunctionLowering, ret: func.ReturnOp) -> None:

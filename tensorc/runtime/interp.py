@@ -38,6 +38,7 @@ from xdsl.traits import SymbolTable
 from tensorc.dialects import tc
 from tensorc.dialects.tc import DYNAMIC, array_from_dense, dtype_of, location_text
 from tensorc.errors import DTypeError, LoweringError, ShapeError
+from tensorc.runtime import scalar
 
 Values = list[np.ndarray]
 Reference = Callable[[Operation, Values], Values]
@@ -428,6 +429,41 @@ def _scatter_add(op: Operation, values: Values) -> Values:
     return [out]
 
 
+def _composite(op: Operation, values: Values) -> Values:
+    """The body run once on whole arrays (tensorc.runtime.scalar), after the
+    composite's shape rules; inputs broadcast to the output shape."""
+    assert isinstance(op, tc.CompositeOp)
+    shape = _composite_shape(op, values)
+    inputs = [
+        np.broadcast_to(v.reshape((1,) * (len(shape) - v.ndim) + v.shape), shape)
+        for v in values
+    ]
+    outputs = scalar.run_block(op.block, inputs)
+    return [
+        np.array(np.broadcast_to(value, shape), dtype=dtype_of(r.type), order="C")
+        for value, r in zip(outputs, op.outputs, strict=True)
+    ]
+
+
+def _composite_shape(op: tc.CompositeOp, values: Values) -> tuple[int, ...]:
+    static = op.result_type().get_shape()
+
+    def size(index: int, axis: int) -> int:
+        return values[index].shape[op.input_dim(index, axis)]
+
+    for check in op.dim_checks():
+        rhs = size(check.rhs, check.axis)
+        lhs = static[check.axis] if check.lhs is None else size(check.lhs, check.axis)
+        if lhs != rhs:
+            raise ShapeError(f"{op.check_message(check)} (got {rhs} and {lhs})")
+    shape = list(static)
+    for axis, d in enumerate(static):
+        if d == DYNAMIC:
+            index = next(i for i in range(len(values)) if axis in op.dim_sources(i))
+            shape[axis] = size(index, axis)
+    return tuple(shape)
+
+
 REFERENCE: dict[type[Operation], Reference] = {
     **{cls: _elementwise(fn) for cls, fn in _UNARY.items()},
     **{tc.FLOAT_UNARY_OPS[n]: _elementwise(fn) for n, fn in _FLOAT_UNARY.items()},
@@ -454,6 +490,7 @@ REFERENCE: dict[type[Operation], Reference] = {
     tc.StopGradientOp: _stop_gradient,
     tc.InsertSliceOp: _insert_slice,
     tc.ScatterAddOp: _scatter_add,
+    tc.CompositeOp: _composite,
 }
 """tc op class -> numpy implementation (every tc op except tc.grad)."""
 

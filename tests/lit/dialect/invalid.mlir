@@ -451,3 +451,90 @@ func.func @f(%x: tensor<?x5xf64>, %i: tensor<3xi64>) {
 }
 
 // CHECK: {{^}}'tc.gather': result must be tensor<3x5xf64>, got tensor<4x5xf64>
+
+// -----
+
+func.func @f(%x: tensor<?x3xf64>, %y: tensor<4xf64>) {
+  %0 = tc.composite %x, %y : (tensor<?x3xf64>, tensor<4xf64>) -> tensor<?x3xf64> {
+  ^bb0(%a: f64, %b: f64):
+    %s = arith.addf %a, %b : f64
+    tc.yield %s : f64
+  }
+  func.return
+}
+
+// CHECK: {{^}}'tc.composite': input #1 tensor<4xf64> does not broadcast to tensor<?x3xf64> (dim 1)
+
+// -----
+
+func.func @f(%x: tensor<?x3xf64>) {
+  %0, %1 = tc.composite %x : (tensor<?x3xf64>) -> (tensor<?x3xf64>, tensor<3xf64>) {
+  ^bb0(%a: f64):
+    tc.yield %a, %a : f64, f64
+  }
+  func.return
+}
+
+// CHECK: {{^}}'tc.composite': outputs must share one shape: output #1 is tensor<3xf64>, output #0 is tensor<?x3xf64>
+
+// -----
+
+func.func @f(%x: tensor<1x3xf64>) {
+  %0 = tc.composite %x : (tensor<1x3xf64>) -> tensor<?x3xf64> {
+  ^bb0(%a: f64):
+    tc.yield %a : f64
+  }
+  func.return
+}
+
+// CHECK: {{^}}'tc.composite': dynamic output dim 0 is not set by any input (every input stretches there)
+
+// -----
+
+func.func @f(%x: tensor<3xf64>) {
+  %0 = tc.composite %x : (tensor<3xf64>) -> tensor<3xf64> {
+  ^bb0(%a: f32):
+    tc.yield %a : f32
+  }
+  func.return
+}
+
+// CHECK: {{^}}'tc.composite': body arguments must be the input element types (f64), got (f32)
+
+// -----
+
+func.func @f(%x: tensor<3xf64>) {
+  %0 = tc.composite %x : (tensor<3xf64>) -> tensor<3xi1> {
+  ^bb0(%a: f64):
+    tc.yield %a : f64
+  }
+  func.return
+}
+
+// CHECK: {{^}}'tc.composite': tc.yield types (f64) must be the output element types (i1)
+
+// -----
+
+func.func @f(%x: tensor<3xf64>) {
+  %0 = tc.composite %x : (tensor<3xf64>) -> tensor<3xf64> {
+  ^bb0(%a: f64):
+    %t = "test.op"(%a) : (f64) -> f64
+    tc.yield %t : f64
+  }
+  func.return
+}
+
+// CHECK: {{^}}'tc.composite': body may hold only arith/math ops, found test.op
+
+// -----
+
+func.func @f(%x: tensor<3xf64>, %y: f64) {
+  %0 = tc.composite %x : (tensor<3xf64>) -> tensor<3xf64> {
+  ^bb0(%a: f64):
+    %s = arith.addf %a, %y : f64
+    tc.yield %s : f64
+  }
+  func.return
+}
+
+// CHECK: {{^}}Operation using value defined out of its IsolatedFromAbove parent: AddfOp(%s = arith.addf %a, %y : f64)

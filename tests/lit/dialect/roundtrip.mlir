@@ -216,3 +216,34 @@ func.func @gradient_helpers(%x: tensor<?x4xf64>, %s: tensor<?x2xf64>, %n: tensor
 // GENERIC:       %zero = "tc.stop_gradient"(%x) <{connected}> : (tensor<?x4xf64>) -> tensor<?x4xf64>
 // GENERIC:       %ins = "tc.insert_slice"(%s, %x, %n) <{starts = array<i64: -9223372036854775808, 0>, stops = array<i64: 4611686018427387904, 4>, steps = array<i64: 1, 2>}> : (tensor<?x2xf64>, tensor<?x4xf64>, tensor<i64>) -> tensor<?x4xf64>
 // GENERIC:       %sc = "tc.scatter_add"(%u, %x, %rows) : (tensor<3x4xf64>, tensor<?x4xf64>, tensor<3xi64>) -> tensor<?x4xf64>
+
+// -----
+
+func.func @composite(%x: tensor<?x4xf64>, %b: tensor<4xf64>, %m: tensor<?x1xi1>) -> (tensor<?x4xf64>, tensor<?x4xi1>) {
+  %y, %p = tc.composite %x, %b, %m : (tensor<?x4xf64>, tensor<4xf64>, tensor<?x1xi1>) -> (tensor<?x4xf64>, tensor<?x4xi1>) attributes {expression = "add(i0, i1); select(i2, %0, 0.0); gt(%1, 0.0) -> %1, %2"} {
+  ^bb0(%xi: f64, %bi: f64, %mi: i1):
+    %s = arith.addf %xi, %bi : f64
+    %zero = arith.constant 0.000000e+00 : f64
+    %r = arith.select %mi, %s, %zero : f64
+    %g = arith.cmpf ogt, %r, %zero : f64
+    tc.yield %r, %g : f64, i1
+  }
+  func.return %y, %p : tensor<?x4xf64>, tensor<?x4xi1>
+}
+
+// CHECK-LABEL: func.func @composite(%x: tensor<?x4xf64>, %b: tensor<4xf64>, %m: tensor<?x1xi1>) -> (tensor<?x4xf64>, tensor<?x4xi1>) {
+// CHECK-NEXT:    %y, %p = tc.composite %x, %b, %m : (tensor<?x4xf64>, tensor<4xf64>, tensor<?x1xi1>) -> (tensor<?x4xf64>, tensor<?x4xi1>) attributes {expression = "add(i0, i1); select(i2, %0, 0.0); gt(%1, 0.0) -> %1, %2"} {
+// CHECK-NEXT:    ^bb0(%xi: f64, %bi: f64, %mi: i1):
+// CHECK-NEXT:      %s = arith.addf %xi, %bi : f64
+// CHECK-NEXT:      %zero = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:      %r = arith.select %mi, %s, %zero : f64
+// CHECK-NEXT:      %g = arith.cmpf ogt, %r, %zero : f64
+// CHECK-NEXT:      tc.yield %r, %g : f64, i1
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return %y, %p : tensor<?x4xf64>, tensor<?x4xi1>
+
+// GENERIC-LABEL: "func.func"() <{sym_name = "composite"
+// GENERIC:       %y, %p = "tc.composite"(%x, %b, %m) ({
+// GENERIC-NEXT:  ^bb0(%xi: f64, %bi: f64, %mi: i1):
+// GENERIC:         "tc.yield"(%r, %g) : (f64, i1) -> ()
+// GENERIC-NEXT:  }) {expression = "add(i0, i1); select(i2, %0, 0.0); gt(%1, 0.0) -> %1, %2"} : (tensor<?x4xf64>, tensor<4xf64>, tensor<?x1xi1>) -> (tensor<?x4xf64>, tensor<?x4xi1>)
