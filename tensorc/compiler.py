@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tensorc.errors import ConfigError, TensorcError
+from tensorc.errors import ConfigError
 from tensorc.frontend.graph_key import graph_key
 from tensorc.frontend.variable import Variable
 from tensorc.runtime import cache
@@ -45,10 +45,6 @@ CACHE_FORMAT = "1"
 """Bumped when the layout of a cached function's metadata changes."""
 
 
-class DeviceUnavailableError(TensorcError, RuntimeError):
-    """The requested device cannot run here (no silent fallback to the CPU)."""
-
-
 class CompiledGraph:
     """A compiled graph: `run(arrays) -> outputs` (explicit inputs then shared
     values, in order), the CPU `kernel` if any, and the optimized tc module and
@@ -61,11 +57,17 @@ class CompiledGraph:
         kernel: CpuKernel | None = None,
         optimized: ModuleOp | None = None,
         optimized_path: Path | None = None,
+        source: str | None = None,
+        device_values: str | None = None,
     ) -> None:
         self.run = run
         self.kernel = kernel
         self._optimized = optimized
         self._optimized_path = optimized_path
+        self._source = source
+        self.device_values = device_values
+        """The GPU device whose memory `run` takes and returns values in (then
+        they are gpu_plan.DeviceArray), None for host arrays."""
 
     @property
     def optimized(self) -> ModuleOp:
@@ -81,7 +83,8 @@ class CompiledGraph:
 
     @property
     def source(self) -> str | None:
-        return None if self.kernel is None else self.kernel.source
+        """The generated C, or CUDA on a GPU device."""
+        return self._source if self.kernel is None else self.kernel.source
 
 
 class _Profile:
@@ -112,15 +115,12 @@ def compile_graph(
     """Compile the graph `args -> results` for `device` in `mode`."""
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: expected 'FAST_RUN' or 'REFERENCE'")
-    if mode == "FAST_RUN" and device != "cpu":
-        raise DeviceUnavailableError(
-            f"device {device!r} is not available: the GPU backend is not built yet; "
-            "use device='cpu'"
-        )
     profile = _Profile()
     try:
         if mode == "REFERENCE":
             return _compile_reference(args, results, profile)
+        if device != "cpu":
+            return _compile_gpu(args, results, device, profile)
         return _compile_cpu(args, results, profile)
     finally:
         profile.report()
@@ -178,6 +178,34 @@ def _compile_cpu(
         _store(key, kernel, module)
         profile.mark("store")
     return CompiledGraph(kernel, kernel=kernel, optimized=module)
+
+
+def _compile_gpu(
+    args: Sequence[Variable], results: Sequence[Variable], device: str, profile: _Profile
+) -> CompiledGraph:
+    """Device 'cuda' or 'cuda-emu': the "cuda" pipeline, the CUDA emitter, and a
+    launch plan of the host function run through the device's adapter
+    (tensorc/runtime/gpu_plan.py). A missing GPU is reported before any work."""
+    from tensorc.runtime import gpu_plan
+
+    adapter = gpu_plan.adapter_for(device)
+    from tensorc import pipeline
+    from tensorc.frontend.trace import trace
+    from tensorc.lowering.gpu.cuda_emitter import emit_cuda
+
+    module = trace(args, results, ENTRY)
+    profile.mark("trace")
+    ctx = pipeline.make_context()
+    _run_passes("tc", ctx, module, profile)
+    lowered = module.clone()
+    _run_passes("cuda", ctx, lowered, profile)
+    source = emit_cuda(lowered)
+    profile.mark("CUDA codegen")
+    runner = gpu_plan.GpuRunner(gpu_plan.plan_host(lowered, ENTRY), adapter, source)
+    profile.mark("CUDA compile + load")
+    return CompiledGraph(
+        runner, optimized=module, source=source, device_values=runner.device_values
+    )
 
 
 def _run_passes(stage: str, ctx: Context, module: ModuleOp, profile: _Profile) -> None:

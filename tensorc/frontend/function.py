@@ -403,9 +403,15 @@ class Function:
         return self._finish(arrays)
 
     def _finish(self, arrays: list[np.ndarray]) -> Any:
-        shared = [_contiguous(s.value) for s in self.shared_args]
+        device = self._compiled.device_values
+        if device is None:
+            shared = [_contiguous(s.value) for s in self.shared_args]
+        else:  # shared values stay in GPU memory between calls
+            shared = [s._on_device(device) for s in self.shared_args]
         results = self._run(arrays + shared)
         outputs = results[: self.n_outputs]
+        if device is not None:  # outputs come back to the host
+            outputs = [np.asarray(r) for r in outputs]
         # Every result exists before any shared variable changes: a failed call
         # leaves all shared variables as they were.
         for target, value in zip(self.update_targets, results[self.n_outputs :]):

@@ -22,14 +22,29 @@ class SharedVariable(Variable):
         self._value = value
 
     def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> np.ndarray:
-        return self._value if borrow else self._value.copy()
+        value = self._value
+        if not isinstance(value, np.ndarray):  # in GPU memory: copy it back
+            return value if return_internal_type else value.get()
+        return value if borrow else value.copy()
 
     def set_value(self, value: Any, borrow: bool = False) -> None:
         self._value = _coerce(value, self.type, self.name, copy=not borrow)
 
     @property
     def value(self) -> np.ndarray:
-        return self._value
+        """The host value (a copy when it lives in GPU memory)."""
+        value = self._value
+        return value if isinstance(value, np.ndarray) else value.get()
+
+    def _on_device(self, device: str) -> Any:
+        """The value in the memory of GPU `device`: moved there on first use and
+        kept there (updates by functions on that device stay there too)."""
+        value = self._value
+        if getattr(value, "device", None) != device:
+            from tensorc.runtime.gpu_plan import upload
+
+            self._value = value = upload(device, self.value)
+        return value
 
     def _assign(self, value: np.ndarray) -> None:
         """Store a value a compiled function produced (already of the right type)."""

@@ -708,6 +708,8 @@ class GpuRunner:
         self.adapter = adapter
         self.source = source
         self.device = adapter.name
+        self.device_values = None if adapter.host_memory_is_device_memory else self.device
+        """The device whose memory outputs stay in (as DeviceArray), if any."""
         self.module = adapter.compile(source)
         self._globals: dict[str, Buffer] = {}
 
