@@ -35,7 +35,7 @@
  * a function body, where generated code declares it).
  *
  * Context switches are a few instructions of hand-written assembly on x86-64
- * (callee-saved registers, MXCSR and the x87 control word); elsewhere, or with
+ * (the callee-saved registers and the stack pointer); elsewhere, or with
  * -DTC_EMU_USE_UCONTEXT, glibc's swapcontext (slower: a syscall per switch).
  */
 #ifndef TENSORC_CUDA_EMU_H
@@ -170,8 +170,11 @@ static thread_local Block *current_block;
 extern "C" void tc_emu_fiber_main(void);
 
 #ifndef TC_EMU_USE_UCONTEXT
-/* tc_emu_switch(&save, next): push the callee-saved state, store the stack pointer
-   into *save, load `next` and pop the state saved there. */
+/* tc_emu_switch(&save, next): push the callee-saved registers, store the stack
+   pointer into *save, load `next` and pop the registers saved there. MXCSR and
+   the x87 control word are not switched: every fiber of a worker runs with the
+   worker's floating-point environment and kernels never change it (ldmxcsr and
+   fldcw would double the cost of a switch). */
 extern "C" void tc_emu_switch(void **save, void *next)
     __attribute__((visibility("hidden")));
 __asm__(
@@ -186,14 +189,8 @@ __asm__(
     "    pushq %r13\n"
     "    pushq %r14\n"
     "    pushq %r15\n"
-    "    subq $8, %rsp\n"
-    "    stmxcsr (%rsp)\n"
-    "    fnstcw 4(%rsp)\n"
     "    movq %rsp, (%rdi)\n"
     "    movq %rsi, %rsp\n"
-    "    ldmxcsr (%rsp)\n"
-    "    fldcw 4(%rsp)\n"
-    "    addq $8, %rsp\n"
     "    popq %r15\n"
     "    popq %r14\n"
     "    popq %r13\n"
@@ -214,7 +211,6 @@ static inline void prepare_fiber(Fiber *f) {
     *--sp = 0; /* return address of tc_emu_fiber_main, which never returns */
     *--sp = reinterpret_cast<uint64_t>(&tc_emu_fiber_main);
     for (int k = 0; k < 6; ++k) *--sp = 0; /* rbp rbx r12 r13 r14 r15 */
-    *--sp = 0x0000037f00001f80ull;         /* default MXCSR and x87 control word */
     f->sp = sp;
 }
 static inline void enter_fiber(Block *b, Fiber *f) {
