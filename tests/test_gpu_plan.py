@@ -328,3 +328,41 @@ def test_integer_semantics_match_c(op, a, b, want):
     classes = {c.name.split(".")[1]: c for c in gpu_plan.INT_BINARY}
     function = gpu_plan.INT_BINARY[classes[op]]
     assert gpu_plan._wrap(function(a, b, 64), 64) == want
+
+
+FLOATS = """
+builtin.module {
+  func.func @main(%x: memref<?xf64>) -> memref<4xf64> {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %z = arith.constant 0 : i32
+    %n = memref.dim %x, %c0 : memref<?xf64>
+    %n64 = arith.index_cast %n : index to i64
+    %nf = arith.sitofp %n64 : i64 to f64
+    %one = arith.constant 1.0 : f64
+    %inv = arith.divf %one, %nf : f64
+    %neg = arith.negf %inv : f64
+    %narrow = arith.truncf %neg : f64 to f32
+    %wide = arith.extf %narrow : f32 to f64
+    %big = arith.constant 1.0e10 : f64
+    %clamped = arith.fptosi %big : f64 to i32
+    %out = memref.alloc() : memref<4xf64>
+    "gpu.launch_func"(%c1, %c1, %c1, %c1, %c1, %c1, %z, %out, %inv, %narrow, %wide, %clamped) <{kernel = @kernels::@store, operandSegmentSizes = array<i32: 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 5, 0>}> : (index, index, index, index, index, index, i32, memref<4xf64>, f64, f32, f64, i32) -> ()
+    func.return %out : memref<4xf64>
+  }
+}
+"""
+
+
+def test_float_scalars_on_the_host():
+    source = r"""
+    extern "C" __global__ void store(double* out, int64_t n, double inv, float narrow,
+                                     double wide, int clamped) {
+        out[0] = inv; out[1] = narrow; out[2] = wide; out[3] = clamped;
+    }
+    """
+    module = Parser(pipeline.make_context(), FLOATS).parse_module()
+    runner = GpuRunner(plan_host(module), CudaEmuAdapter(), source)
+    (out,) = runner([np.zeros(3)])
+    third = float(np.float32(-1 / 3))
+    np.testing.assert_array_equal(out, [1 / 3, third, third, -(2**31)])

@@ -30,6 +30,7 @@ Adapter interface (tensorc/runtime/cuda.py, tensorc/runtime/cuda_emu.py): see
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -464,6 +465,42 @@ def _int_cast(planner: _Planner, op: Operation) -> None:
     planner.add(op, step)
 
 
+def _float_cast(planner: _Planner, op: Operation) -> None:
+    """sitofp, uitofp, extf, truncf, negf: numpy scalars round like C."""
+    source, result = op.operands[0], op.results[0]
+    a, out = planner.slot(source), planner.slot(result)
+    scalar = np.dtype(c_scalar_type(result.type).numpy_dtype).type
+    unsigned_bits = _bits(source.type) if isinstance(op, arith.UIToFPOp) else None
+    negate = isinstance(op, arith.NegfOp)
+
+    def step(frame: Frame) -> None:
+        value = frame.registers[a]
+        if unsigned_bits is not None:
+            value = _unsigned(value, unsigned_bits)
+        with np.errstate(all="ignore"):
+            frame.registers[out] = -scalar(value) if negate else scalar(value)
+
+    planner.add(op, step)
+
+
+def _fptosi(planner: _Planner, op: arith.FPToSIOp) -> None:
+    """Toward zero; NaN and out-of-range values give the minimum (as x86 and
+    the C prelude do)."""
+    a, out, bits = (
+        planner.slot(op.input),
+        planner.slot(op.result),
+        _bits(op.result.type),
+    )
+
+    def step(frame: Frame) -> None:
+        value = float(frame.registers[a])
+        low = -(1 << (bits - 1))
+        inside = not math.isnan(value) and low <= value < -low
+        frame.registers[out] = int(value) if inside else low
+
+    planner.add(op, step)
+
+
 def _dim(planner: _Planner, op: memref.DimOp) -> None:
     index_op = op.index.owner
     if not isinstance(index_op, arith.ConstantOp):
@@ -668,6 +705,12 @@ HOST_OPS: dict[type[Operation], HostTranslation] = {
     arith.ExtSIOp: _int_cast,
     arith.ExtUIOp: _int_cast,
     arith.TruncIOp: _int_cast,
+    arith.SIToFPOp: _float_cast,
+    arith.UIToFPOp: _float_cast,
+    arith.ExtFOp: _float_cast,
+    arith.TruncFOp: _float_cast,
+    arith.NegfOp: _float_cast,
+    arith.FPToSIOp: _fptosi,
     memref.DimOp: _dim,
     memref.AllocOp: _alloc,
     memref.DeallocOp: _dealloc,
@@ -708,7 +751,9 @@ class GpuRunner:
         self.adapter = adapter
         self.source = source
         self.device = adapter.name
-        self.device_values = None if adapter.host_memory_is_device_memory else self.device
+        self.device_values = (
+            None if adapter.host_memory_is_device_memory else self.device
+        )
         """The device whose memory outputs stay in (as DeviceArray), if any."""
         self.module = adapter.compile(source)
         self._globals: dict[str, Buffer] = {}
