@@ -4,7 +4,9 @@ Precondition (/work/notes/abi.md): the module holds only builtin, func, scf
 (for/if/yield), memref (alloc/dealloc/load/store/dim/global/get_global, also
 cast/copy), arith, math and cf.assert; memrefs have the identity layout;
 `memref.alloc` appears only in the top-level block of a function; returned memrefs
-are fresh allocations; `func.call` targets only the declared `tensorc_gemm_f32/f64`.
+are fresh allocations or, after tc-place-buffers, an argument updated in place
+(its `tc.aliasing_output` names that result); `func.call` targets only the
+declared `tensorc_gemm_f32/f64`.
 
 Postcondition: one C11 translation unit. Each public `func.func @f` becomes
     int tensorc_entry_f(void *const *in_data, const int64_t *in_shapes,
@@ -12,14 +14,17 @@ Postcondition: one C11 translation unit. Each public `func.func @f` becomes
                         char *err, int64_t err_len);
 returning 0 with the outputs' data pointers and concatenated dims stored, 1 after a
 failed `cf.assert` (message in `err`), 2 when an allocation fails; every
-allocation not returned is freed on every path. `tensorc_free` frees outputs.
-Anything else raises LoweringError; the emitter never prints code it does not
-understand.
+allocation not returned is freed on every path (workspace slots are kept for the
+next call). An output updated in place is the input's own pointer (`out_data[j]
+== in_data[i]`), unless another input overlaps that input: then the entry first
+copies it and updates the copy, a fresh malloc'ed output. `tensorc_free` frees
+outputs; `tensorc_set_threads(0)` turns threads off. Anything else raises
+LoweringError; the emitter never prints code it does not understand.
 
-How the C reads: a memref is a data pointer plus one int64 per dim (a literal for
-static dims), row-major. Every scalar op goes through the C_EXPR table; a
-single-use pure value is inlined into its user in the same block, other values
-become `const` temporaries, constants are always inlined.
+How the C reads: c_values (scalar values, names), c_memrefs (memrefs,
+allocations, exits), c_control (loops with OpenMP pragmas planned by c_loops,
+branches, asserts) and this file (module, entry functions, returns, calls).
+Entries are `TC_ENTRY`: compiled per x86-64 vector level, picked at load time.
 
 Subclassing (the CUDA emitter): override the small hooks (`entry_signature`,
 `emit_prelude`, `emit_assert_failure`, `emit_alloc_failure`, `memref_type`,
@@ -30,106 +35,60 @@ Subclassing (the CUDA emitter): override the small hooks (`entry_signature`,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import singledispatchmethod
 from io import StringIO
 from typing import IO, ClassVar
 
 from xdsl.context import Context
-from xdsl.dialects import arith, builtin, cf, func, memref, scf
-from xdsl.dialects.builtin import DYNAMIC_INDEX, MemRefType, ModuleOp, NoneAttr
-from xdsl.ir import Attribute, Block, Operation, SSAValue
-from xdsl.utils.base_printer import BasePrinter
+from xdsl.dialects import builtin, cf, func, memref, scf
+from xdsl.dialects.builtin import DYNAMIC_INDEX, MemRefType, ModuleOp
+from xdsl.ir import BlockArgument, Operation, SSAValue
 from xdsl.utils.target import Target
 
-from tensorc.dialects.tc import array_from_dense, location_text
 from tensorc.errors import LoweringError
 from tensorc.lowering.cpu import c_prelude
-from tensorc.lowering.cpu.c_expr import (
-    C_EXPR,
-    CScalarType,
-    c_expression,
-    c_scalar_type,
-    float_literal,
-    int_literal,
+from tensorc.lowering.cpu.c_control import ControlEmitter
+from tensorc.lowering.cpu.c_expr import C_EXPR
+from tensorc.lowering.cpu.c_loops import plan_loops
+from tensorc.lowering.cpu.c_memrefs import (
+    STATUS_ASSERT,
+    STATUS_OUT_OF_MEMORY,
+    MemrefEmitter,
+    slot_of,
 )
+from tensorc.lowering.cpu.c_values import MemrefView, where
+from tensorc.passes.place_buffers import ALIAS_ATTR, aliasing_output, memref_root
+
+__all__ = [
+    "ENTRY_PARAMETERS",
+    "ENTRY_PREFIX",
+    "STATUS_ASSERT",
+    "STATUS_OUT_OF_MEMORY",
+    "CEmitter",
+    "CTarget",
+    "emit_c",
+    "emit_c_with_info",
+]
 
 ENTRY_PREFIX = "tensorc_entry_"
 ENTRY_PARAMETERS = (
     "void *const *in_data, const int64_t *in_shapes, void **out_data, "
     "int64_t *out_shapes, char *err, int64_t err_len"
 )
-STATUS_ASSERT = 1
-STATUS_OUT_OF_MEMORY = 2
-
-_ATOMIC = re.compile(r"[A-Za-z_]\w*|\d+(\.\d*)?(e[+-]?\d+)?f?", re.ASCII)
-"""C expressions that never need parentheses: names and unsigned literals."""
-_CALL = re.compile(r"[A-Za-z_]\w*\(", re.ASCII)
-
-
-def _is_primary(expr: str) -> bool:
-    """A name, an unsigned literal or a call `f(...)`: safe as an operand."""
-    if _ATOMIC.fullmatch(expr):
-        return True
-    if not _CALL.match(expr) or not expr.endswith(")"):
-        return False
-    depth = 0
-    for position, char in enumerate(expr):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth == 0 and char == ")":
-            return position == len(expr) - 1
-    return False
-
-
-@dataclass(frozen=True)
-class MemrefView:
-    """A memref in C: its data pointer and one C expression per dim."""
-
-    data: str
-    dims: tuple[str, ...]
-    element: CScalarType
-    readonly: bool = False
-
-
-def _where(op: Operation) -> str:
-    location = location_text(op)
-    return f" (created at {location})" if location else ""
-
-
-def c_string(text: str) -> str:
-    """A C string literal of `text` (UTF-8; octal escapes; no trigraphs)."""
-    parts: list[str] = []
-    for byte in text.encode():
-        char = chr(byte)
-        if char in '"\\' or (char == "?" and parts[-1:] == ["?"]):  # no trigraphs
-            parts.append("\\" + char)
-        elif 32 <= byte < 127:
-            parts.append(char)
-        else:
-            parts.append(f"\\{byte:03o}")
-    return '"' + "".join(parts) + '"'
 
 
 @dataclass(eq=False, repr=False)
-class CEmitter(BasePrinter):
+class CEmitter(MemrefEmitter, ControlEmitter):
     """Prints one module as C; see the module docstring for the contract."""
 
-    indent_num_spaces: int = field(default=4, kw_only=True)
     uses_gemm: bool = field(default=False, init=False)
     """Whether the module calls BLAS (the runtime links it only then)."""
-    _exprs: dict[SSAValue, str] = field(default_factory=dict, init=False)
-    _memrefs: dict[SSAValue, MemrefView] = field(default_factory=dict, init=False)
-    _globals: dict[str, MemrefView] = field(default_factory=dict, init=False)
-    _module_names: set[str] = field(default_factory=set, init=False)
-    _names: set[str] = field(default_factory=set, init=False)
-    _counter: int = field(default=0, init=False)
-    _allocs: list[SSAValue] = field(default_factory=list, init=False)
+    slot_count: int = field(default=0, init=False)
+    """Workspace slots the module uses (tc-place-buffers' `tc.slot`)."""
 
-    RESERVED_NAMES: ClassVar[frozenset[str]] = frozenset(
-        ("in_data", "in_shapes", "out_data", "out_shapes", "err", "err_len", "status")
-    )
+    RESERVED_NAMES: ClassVar[frozenset[str]] = MemrefEmitter.RESERVED_NAMES
 
     # region module level
 
@@ -138,7 +97,15 @@ class CEmitter(BasePrinter):
         self.uses_gemm = any(
             isinstance(op, func.FuncOp) and op.is_declaration for op in module.ops
         )
+        slots = [
+            slot
+            for op in module.walk()
+            if isinstance(op, memref.AllocOp) and (slot := slot_of(op)) is not None
+        ]
+        self.slot_count = max(slots, default=-1) + 1
+        self._plans = plan_loops(module)
         self.emit_prelude()
+        self._emit_declared_reductions()
         for op in module.ops:
             if isinstance(op, memref.GlobalOp):
                 self.emit_op(op)
@@ -150,10 +117,30 @@ class CEmitter(BasePrinter):
     def emit_prelude(self) -> None:
         self.print_string("/* Generated by tensorc from bufferized MLIR. */\n")
         self.print_string(c_prelude.INCLUDES)
+        self.print_string(c_prelude.PARALLEL_MACROS)
+        self.print_string(c_prelude.VECTOR_MATH)
         self.print_string(c_prelude.SCALAR_HELPERS)
         self.print_string(c_prelude.RUNTIME_HELPERS)
+        if self.slot_count:
+            self.print_string(f"\n#define TENSORC_SLOTS {self.slot_count}\n")
+            self.print_string(c_prelude.WORKSPACE_HELPERS)
         if self.uses_gemm:
             self.print_string(c_prelude.GEMM_HELPERS)
+
+    def _emit_declared_reductions(self) -> None:
+        declarations = sorted(
+            {
+                reduction.declaration
+                for plan in self._plans.values()
+                for reduction in plan.reductions
+                if reduction.declaration is not None and plan.simd
+            }
+        )
+        for declaration in declarations:
+            self._line(f"TC_OMP({declaration})")
+
+    # endregion
+    # region dispatch
 
     @singledispatchmethod
     def emit_op(self, op: Operation) -> None:
@@ -161,29 +148,59 @@ class CEmitter(BasePrinter):
         if type(op) in C_EXPR:
             self._emit_scalar(op)
             return
-        raise LoweringError(f"the C emitter cannot lower '{op.name}'{_where(op)}")
+        raise LoweringError(f"the C emitter cannot lower '{op.name}'{where(op)}")
 
     @emit_op.register
     def _(self, op: memref.GlobalOp) -> None:
-        t = self.memref_type(op.type, op)
-        if op.constant is None or not isinstance(
-            op.initial_value, builtin.DenseIntOrFPElementsAttr
-        ):
-            raise LoweringError(f"memref.global @{op.sym_name.data} must be constant")
-        element = self.scalar_type(t.element_type)
-        values = array_from_dense(op.initial_value).reshape(-1)
-        name = self._module_name("tc_global_" + op.sym_name.data)
-        literal = float_literal if element.is_float else int_literal
-        items = [literal(element, v.item()) for v in values] or ["0"]
-        rows = ",\n    ".join(
-            ", ".join(items[i : i + 8]) for i in range(0, len(items), 8)
-        )
-        self.print_string(
-            f"\nstatic const {element.storage} {name}[{len(items)}] = {{\n"
-            f"    {rows}\n}};\n"
-        )
-        dims = tuple(str(d) for d in t.get_shape())
-        self._globals[op.sym_name.data] = MemrefView(name, dims, element, True)
+        self._emit_global(op)
+
+    @emit_op.register
+    def _(self, op: memref.GetGlobalOp) -> None:
+        self._emit_get_global(op)
+
+    @emit_op.register
+    def _(self, op: memref.AllocOp) -> None:
+        self._emit_alloc(op)
+
+    @emit_op.register
+    def _(self, op: memref.DeallocOp) -> None:
+        self._emit_dealloc(op)
+
+    @emit_op.register
+    def _(self, op: memref.LoadOp) -> None:
+        self._emit_load(op)
+
+    @emit_op.register
+    def _(self, op: memref.StoreOp) -> None:
+        self._emit_store(op)
+
+    @emit_op.register
+    def _(self, op: memref.DimOp) -> None:
+        self._emit_dim(op)
+
+    @emit_op.register
+    def _(self, op: memref.CastOp) -> None:
+        self._emit_cast(op)
+
+    @emit_op.register
+    def _(self, op: memref.CopyOp) -> None:
+        self._emit_copy(op)
+
+    @emit_op.register
+    def _(self, op: scf.ForOp) -> None:
+        self._emit_for(op)
+
+    @emit_op.register
+    def _(self, op: scf.IfOp) -> None:
+        self._emit_if(op)
+
+    @emit_op.register
+    def _(self, op: scf.YieldOp) -> None:
+        self._emit_yield(op)
+
+    @emit_op.register
+    def _(self, op: cf.AssertOp) -> None:
+        self._emit_assert(op)
 
     @emit_op.register
     def _(self, op: func.FuncOp) -> None:
@@ -196,6 +213,23 @@ class CEmitter(BasePrinter):
             )
         else:
             self._emit_entry(op)
+
+    @emit_op.register
+    def _(self, op: func.ReturnOp) -> None:
+        self._emit_return(op)
+
+    @emit_op.register
+    def _(self, op: func.CallOp) -> None:
+        callee = op.callee.string_value()
+        if callee not in c_prelude.GEMM_FUNCTIONS or op.results:
+            raise LoweringError(f"func.call @{callee}: not a tensorc runtime function")
+        args = [
+            self._view(arg).data
+            if isinstance(arg.type, MemRefType)
+            else self._expr(arg)
+            for arg in op.arguments
+        ]
+        self._line(f"{callee}({', '.join(args)});")
 
     def _check_external(self, op: func.FuncOp) -> None:
         name = op.sym_name.data
@@ -221,7 +255,7 @@ class CEmitter(BasePrinter):
     # region entry functions
 
     def entry_signature(self, symbol: str) -> str:
-        return f"int {ENTRY_PREFIX}{symbol}({ENTRY_PARAMETERS})"
+        return f"TC_ENTRY int {ENTRY_PREFIX}{symbol}({ENTRY_PARAMETERS})"
 
     def _emit_entry(self, op: func.FuncOp) -> None:
         symbol = op.sym_name.data
@@ -233,7 +267,10 @@ class CEmitter(BasePrinter):
         with self.indented():
             declarations = self._bind_inputs(op.body.block.args)
             with self._captured() as body:
+                copies = self._declare_copies(op)
                 needs_exit = self._declare_allocs(op)
+                for arg, copy in copies:
+                    self._emit_overlap_guard(op, arg, copy)
                 self._emit_block(op.body.block)
             # unpack only the inputs and dims the body reads (no unused variables)
             for name, line in declarations:
@@ -244,19 +281,11 @@ class CEmitter(BasePrinter):
             self._emit_failure_exit()
         self._line("}\n")
 
-    @contextmanager
-    def _captured(self) -> Iterator[StringIO]:
-        """Print into a buffer instead of the stream for the duration."""
-        saved, self.stream = self.stream, StringIO()
-        try:
-            yield self.stream
-        finally:
-            self.stream = saved
-
     def _begin_function(self) -> None:
         self._exprs.clear()
         self._memrefs.clear()
         self._allocs.clear()
+        self._owned.clear()
         self._names = set(self._module_names) | self.RESERVED_NAMES
         self._counter = 0
 
@@ -301,62 +330,80 @@ class CEmitter(BasePrinter):
             self._line(f"return {STATUS_ASSERT};")
         self._line("}")
 
-    def memref_declaration(self, t: MemRefType, name: str) -> str:
-        """Declarator of the data pointer of a memref of type `t` (the CUDA emitter
-        spells memory spaces here)."""
-        return f"{self.scalar_type(t.element_type).storage} *restrict {name}"
+    # endregion
+    # region in-place updates and returns
 
-    def _declare_allocs(self, op: func.FuncOp) -> bool:
-        """Hoist every allocation's pointer and dims to the top (NULL until
-        allocated) so the failure exit can free them; True if the function needs
-        that exit."""
-        block = op.body.block
-        needs_exit = False
-        for nested in op.walk():
-            if isinstance(nested, memref.AllocOp) and nested.parent_block() is block:
-                self._declare_alloc(nested)
-                needs_exit = True
-            elif isinstance(nested, memref.AllocOp):
-                raise LoweringError(
-                    f"memref.alloc inside a loop or branch{_where(nested)}: "
-                    "allocations must be in the function's top-level block"
-                )
-            needs_exit = needs_exit or isinstance(nested, cf.AssertOp)
-        if needs_exit:
-            self._line(f"int status = {STATUS_ASSERT};")
-        return needs_exit
+    def _declare_copies(self, op: func.FuncOp) -> list[tuple[BlockArgument, str]]:
+        """A NULL pointer per input the function returns (updated in place), for
+        the copy made when another input overlaps it; freed on failure."""
+        copies: list[tuple[BlockArgument, str]] = []
+        for value in map(memref_root, _returned(op)):
+            if isinstance(value, BlockArgument) and value not in dict(copies):
+                view = self._memrefs[value]
+                name = self._fresh(f"{view.data}_copy")
+                self._line(f"{view.element.storage} *{name} = NULL;")
+                self._owned.append(name)
+                copies.append((value, name))
+        return copies
 
-    def _declare_alloc(self, op: memref.AllocOp) -> None:
-        t = self.memref_type(op.memref.type, op)
-        element = self.scalar_type(t.element_type)
-        name = self._fresh(op.memref.name_hint)
-        dims: list[str] = []
-        for axis, size in enumerate(t.get_shape()):
-            if size != DYNAMIC_INDEX:
-                dims.append(str(size))
-                continue
-            dims.append(self._fresh_derived(f"{name}_d{axis}"))
-            self._line(f"int64_t {dims[-1]} = 0;")
-        self._line(f"{self.memref_declaration(t, name)} = NULL;")
-        self._memrefs[op.memref] = MemrefView(name, tuple(dims), element)
-        self._allocs.append(op.memref)
-
-    def _emit_failure_exit(self) -> None:
-        self._line("fail:")
+    def _emit_overlap_guard(
+        self, op: func.FuncOp, arg: BlockArgument, copy: str
+    ) -> None:
+        """Update a copy instead of the input when another input shares memory
+        with it (the same array passed twice, or views of one buffer)."""
+        view = self._memrefs[arg]
+        others = [
+            self._memrefs[other]
+            for other in op.body.block.args
+            if other is not arg and isinstance(other.type, MemRefType)
+        ]
+        if not others:
+            return
+        checks = " || ".join(
+            f"tensorc_overlap({view.data}, {self._bytes(view)}, {other.data}, "
+            f"{self._bytes(other)})"
+            for other in others
+        )
+        self._line(f"if ({checks}) {{")
         with self.indented():
-            for value in self._allocs:
-                self._line(f"free({self._memrefs[value].data});")
-            self._line("return status;")
+            dims = ", ".join(view.dims)
+            storage = view.element.storage
+            self._line(
+                f"{copy} = ({storage} *)tensorc_alloc(sizeof({storage}), "
+                f"{len(view.dims)}, (const int64_t[]){{{dims or 0}}});"
+            )
+            self._line(f"if (!{copy}) {{")
+            with self.indented():
+                message = f"out of memory copying input {arg.index}"
+                self._line(f'tensorc_fail(err, err_len, "{message}");')
+                self._line(f"status = {STATUS_OUT_OF_MEMORY};")
+                self._line("goto fail;")
+            self._line("}")
+            count = f"{self._element_count(view)} * sizeof({storage})"
+            self._line(f"memcpy({copy}, {view.data}, {count});")
+            self._line(f"{view.data} = {copy};")
+        self._line("}")
 
-    @emit_op.register
-    def _(self, op: func.ReturnOp) -> None:
+    def _bytes(self, view: MemrefView) -> str:
+        return f"(uint64_t){self._element_count(view)} * sizeof({view.element.storage})"
+
+    def _emit_return(self, op: func.ReturnOp) -> None:
+        function = op.parent_op()
+        assert isinstance(function, func.FuncOp)
         returned: set[SSAValue] = set()
         offset = 0
-        for index, value in enumerate(op.arguments):
-            if value not in self._allocs or value in returned:
+        for index, view_value in enumerate(op.arguments):
+            value = memref_root(view_value)
+            in_place = (
+                isinstance(value, BlockArgument)
+                and value.owner is function.body.block
+                and aliasing_output(function, value.index) == index
+            )
+            if value in returned or (value not in self._allocs and not in_place):
                 raise LoweringError(
                     f"func.return operand {index} must be a distinct memref.alloc of "
-                    "the function (bufferize copies arguments and globals)"
+                    "the function or an argument updated in place (whose "
+                    f"{ALIAS_ATTR} is {index}); bufferize copies the others"
                 )
             returned.add(value)
             view = self._memrefs[value]
@@ -370,332 +417,11 @@ class CEmitter(BasePrinter):
         self._line("return 0;")
 
     # endregion
-    # region memrefs
-
-    def memref_type(self, t: Attribute, op: Operation | None = None) -> MemRefType:
-        """`t` if this target can represent it (CUDA also takes memory spaces)."""
-        if (
-            not isinstance(t, MemRefType)
-            or not isinstance(t.layout, NoneAttr)
-            or not isinstance(t.memory_space, NoneAttr)
-        ):
-            where = _where(op) if op is not None else ""
-            raise LoweringError(
-                f"{t}{where}: the C emitter handles memrefs with the identity layout "
-                "and no memory space only"
-            )
-        return t
-
-    @emit_op.register
-    def _(self, op: memref.AllocOp) -> None:
-        view = self._memrefs[op.memref]
-        sizes = iter(op.dynamic_sizes)
-        for dim, size in zip(view.dims, op.memref.type.get_shape(), strict=True):
-            if size == DYNAMIC_INDEX:
-                self._line(f"{dim} = {self._expr(next(sizes))};")
-        dims = f"(const int64_t[]){{{', '.join(view.dims)}}}" if view.dims else "NULL"
-        storage = view.element.storage
-        self._line(
-            f"{view.data} = ({storage} *)tensorc_alloc(sizeof({storage}), "
-            f"{len(view.dims)}, {dims});"
-        )
-        self._line(f"if (!{view.data}) {{")
-        with self.indented():
-            self.emit_alloc_failure(op)
-        self._line("}")
-
-    def emit_alloc_failure(self, op: memref.AllocOp) -> None:
-        message = c_string(f"out of memory allocating {op.memref.type}{_where(op)}")
-        self._line(f"tensorc_fail(err, err_len, {message});")
-        self._line(f"status = {STATUS_OUT_OF_MEMORY};")
-        self._line("goto fail;")
-
-    @emit_op.register
-    def _(self, op: memref.DeallocOp) -> None:
-        if op.memref not in self._allocs:
-            raise LoweringError(
-                f"memref.dealloc of a value not allocated here{_where(op)}"
-            )
-        name = self._memrefs[op.memref].data
-        self._line(f"free({name});")
-        self._line(f"{name} = NULL;")
-
-    @emit_op.register
-    def _(self, op: memref.GetGlobalOp) -> None:
-        symbol = op.name_.string_value()
-        if symbol not in self._globals:
-            raise LoweringError(f"memref.get_global of unknown @{symbol}")
-        self._memrefs[op.memref] = self._globals[symbol]
-
-    @emit_op.register
-    def _(self, op: memref.LoadOp) -> None:
-        if not op.res.uses:
-            return
-        view = self._view(op.memref)
-        element = f"{view.data}[{self._linear_index(view, op.indices)}]"
-        name = self._fresh(op.res.name_hint)
-        self._line(f"const {view.element.value} {name} = {element};")
-        self._exprs[op.res] = name
-
-    @emit_op.register
-    def _(self, op: memref.StoreOp) -> None:
-        view = self._view(op.memref)
-        if view.readonly:
-            raise LoweringError(f"memref.store into a constant global{_where(op)}")
-        index = self._linear_index(view, op.indices)
-        self._line(f"{view.data}[{index}] = {self._expr(op.value)};")
-
-    @emit_op.register
-    def _(self, op: memref.DimOp) -> None:
-        view = self._view(op.source)
-        index = op.index.owner
-        if isinstance(index, arith.ConstantOp) and isinstance(
-            index.value, builtin.IntegerAttr
-        ):
-            axis = index.value.value.data
-            if not 0 <= axis < len(view.dims):
-                raise LoweringError(f"memref.dim {axis} out of range{_where(op)}")
-            self._exprs[op.result] = view.dims[axis]
-        else:
-            dims = f"(const int64_t[]){{{', '.join(view.dims)}}}"
-            self._define(op.result, f"{dims}[{self._expr(op.index)}]")
-
-    @emit_op.register
-    def _(self, op: memref.CastOp) -> None:
-        """Same buffer, other static/dynamic dims: the source's dims stay true."""
-        source = self._view(op.source)
-        t = self.memref_type(op.dest.type, op)
-        if t.get_num_dims() != len(source.dims):
-            raise LoweringError(f"memref.cast changes the rank{_where(op)}")
-        self._memrefs[op.dest] = source
-
-    @emit_op.register
-    def _(self, op: memref.CopyOp) -> None:
-        source, target = self._view(op.source), self._view(op.destination)
-        if target.readonly or len(source.dims) != len(target.dims):
-            raise LoweringError(
-                f"memref.copy into a constant or another rank{_where(op)}"
-            )
-        count = " * ".join(f"(size_t){dim}" for dim in source.dims) or "1"
-        element = f"sizeof({source.element.storage})"
-        self._line(f"memcpy({target.data}, {source.data}, {count} * {element});")
-
-    def _view(self, value: SSAValue) -> MemrefView:
-        view = self._memrefs.get(value)
-        if view is None:
-            raise LoweringError(f"memref {value.name_hint or value} has no C binding")
-        return view
-
-    def _linear_index(self, view: MemrefView, indices: Sequence[SSAValue]) -> str:
-        """Row-major offset in Horner form: (i0 * d1 + i1) * d2 + i2."""
-        if len(indices) != len(view.dims):
-            raise LoweringError(
-                f"{len(indices)} indices into a rank-{len(view.dims)} memref"
-            )
-        if not indices:
-            return "0"
-        offset = self._operand(indices[0])
-        for step, (dim, index) in enumerate(
-            zip(view.dims[1:], indices[1:], strict=True)
-        ):
-            outer = f"({offset})" if step else offset
-            offset = f"{outer} * {dim} + {self._operand(index)}"
-        return offset
-
-    # endregion
-    # region control flow
-
-    def _emit_block(self, block: Block) -> None:
-        for op in block.ops:
-            self.emit_op(op)
-
-    @emit_op.register
-    def _(self, op: scf.ForOp) -> None:
-        block = op.body.block
-        induction, *carried = block.args
-        for arg, init, result in zip(carried, op.iter_args, op.results, strict=True):
-            name = self._fresh(arg.name_hint or result.name_hint)
-            ctype = self.scalar_type(arg.type).value
-            self._line(f"{ctype} {name} = {self._expr(init)};")
-            self._exprs[arg] = self._exprs[result] = name
-        index = self._fresh(induction.name_hint or "i")
-        self._exprs[induction] = index
-        ctype = self.scalar_type(induction.type).value
-        lower, upper, step = (self._expr(v) for v in (op.lb, op.ub, op.step))
-        self._line(
-            f"for ({ctype} {index} = {lower}; {index} < {upper}; {index} += {step}) {{"
-        )
-        with self.indented():
-            self._emit_block(block)
-        self._line("}")
-
-    @emit_op.register
-    def _(self, op: scf.IfOp) -> None:
-        for result in op.results:
-            name = self._fresh(result.name_hint)
-            self._line(f"{self.scalar_type(result.type).value} {name};")
-            self._exprs[result] = name
-        self._line(f"if ({self._expr(op.cond)}) {{")
-        with self.indented():
-            self._emit_block(op.true_region.block)
-        else_region = op.false_region
-        if else_region.blocks and not _is_trivial(else_region.block):
-            self._line("} else {")
-            with self.indented():
-                self._emit_block(else_region.block)
-        self._line("}")
-
-    @emit_op.register
-    def _(self, op: scf.YieldOp) -> None:
-        parent = op.parent_op()
-        if not isinstance(parent, scf.ForOp | scf.IfOp):
-            raise LoweringError(f"scf.yield inside '{parent and parent.name}'")
-        moves = [
-            (self._exprs[result], value)
-            for result, value in zip(parent.results, op.operands, strict=True)
-            if self._exprs[result] != self._exprs.get(value)
-        ]
-        if isinstance(parent, scf.ForOp) and len(moves) > 1:
-            # yielded expressions may read carried variables that an earlier
-            # assignment would already have overwritten: stage them first
-            staged = [(target, self._stage(value)) for target, value in moves]
-            for target, name in staged:
-                self._line(f"{target} = {name};")
-            return
-        for target, value in moves:
-            self._line(f"{target} = {self._expr(value)};")
-
-    def _stage(self, value: SSAValue) -> str:
-        name = self._fresh(None)
-        ctype = self.scalar_type(value.type).value
-        self._line(f"const {ctype} {name} = {self._expr(value)};")
-        return name
-
-    @emit_op.register
-    def _(self, op: cf.AssertOp) -> None:
-        self._line(f"if (!{self._operand(op.arg)}) {{")
-        with self.indented():
-            self.emit_assert_failure(op)
-        self._line("}")
-
-    def emit_assert_failure(self, op: cf.AssertOp) -> None:
-        """Write the message (with both compared values for a cmpi) and exit."""
-        message = c_string(op.msg.data)
-        compare = op.arg.owner
-        if isinstance(compare, arith.CmpiOp):
-            lhs, rhs = (self._operand(v) for v in compare.operands)
-            self._line(
-                f"tensorc_fail_got(err, err_len, {message}, "
-                f"(long long){lhs}, (long long){rhs});"
-            )
-        else:
-            self._line(f"tensorc_fail(err, err_len, {message});")
-        self._line("goto fail;")
-
-    @emit_op.register
-    def _(self, op: func.CallOp) -> None:
-        callee = op.callee.string_value()
-        if callee not in c_prelude.GEMM_FUNCTIONS or op.results:
-            raise LoweringError(f"func.call @{callee}: not a tensorc runtime function")
-        args = [
-            self._view(arg).data
-            if isinstance(arg.type, MemRefType)
-            else self._expr(arg)
-            for arg in op.arguments
-        ]
-        self._line(f"{callee}({', '.join(args)});")
-
-    # endregion
-    # region scalar values
-
-    def scalar_type(self, t: Attribute) -> CScalarType:
-        return c_scalar_type(t)
-
-    def _emit_scalar(self, op: Operation) -> None:
-        result = op.results[0]
-        if not result.uses:
-            return  # every C_EXPR op is pure
-        args = [self._operand(v) for v in op.operands]
-        self._define(result, c_expression(op, args))
-
-    def _define(self, value: SSAValue, expr: str) -> None:
-        """Bind `value` to `expr` inline, or to a new `const` temporary."""
-        if _ATOMIC.fullmatch(expr) or self._inlinable(value):
-            self._exprs[value] = expr
-            return
-        name = self._fresh(value.name_hint)
-        self._line(f"const {self.scalar_type(value.type).value} {name} = {expr};")
-        self._exprs[value] = name
-
-    @staticmethod
-    def _inlinable(value: SSAValue) -> bool:
-        """Constants always; otherwise a single use in the same block that is
-        not a loop bound (inlined there it would be re-evaluated per iteration)."""
-        owner = value.owner
-        if isinstance(owner, arith.ConstantOp):
-            return True
-        uses = list(value.uses)
-        if len(uses) != 1 or not isinstance(owner, Operation):
-            return False
-        user = uses[0].operation
-        return user.parent_block() is owner.parent_block() and not isinstance(
-            user, scf.ForOp
-        )
-
-    def _expr(self, value: SSAValue) -> str:
-        """The C expression of a scalar value, for a full-expression context."""
-        expr = self._exprs.get(value)
-        if expr is None:
-            raise LoweringError(
-                f"value {value.name_hint or value} of type {value.type} has no C "
-                "scalar binding (a memref used as a scalar?)"
-            )
-        return expr
-
-    def _operand(self, value: SSAValue) -> str:
-        """The C expression of a scalar value, safe inside a larger expression."""
-        expr = self._expr(value)
-        return expr if _is_primary(expr) else f"({expr})"
-
-    # endregion
-    # region names and lines
-
-    def _fresh(self, hint: str | None) -> str:
-        base = re.sub(r"[^A-Za-z0-9_]", "_", hint) if hint else "v"
-        if not base[0].isalpha():
-            base = "v" + base
-        while True:
-            self._counter += 1
-            separator = "" if base == "v" else "_"
-            name = f"{base}{separator}{self._counter}"
-            if name not in self._names:
-                self._names.add(name)
-                return name
-
-    def _fresh_derived(self, name: str) -> str:
-        """A name derived from a fresh one (`x_3_d0`), numbered if already taken."""
-        if name in self._names:
-            return self._fresh(name)
-        self._names.add(name)
-        return name
-
-    def _module_name(self, wanted: str) -> str:
-        name = re.sub(r"[^A-Za-z0-9_]", "_", wanted)
-        while name in self._module_names:
-            name += "_"
-        self._module_names.add(name)
-        return name
-
-    def _line(self, text: str) -> None:
-        self.print_string("\n" + text if text else "\n")
-
-    # endregion
 
 
-def _is_trivial(block: Block) -> bool:
-    """A block holding only an operand-less yield."""
-    ops = list(block.ops)
-    return len(ops) == 1 and isinstance(ops[0], scf.YieldOp) and not ops[0].operands
+def _returned(op: func.FuncOp) -> list[SSAValue]:
+    last = op.body.block.last_op
+    return list(last.operands) if isinstance(last, func.ReturnOp) else []
 
 
 def emit_c(module: ModuleOp) -> str:

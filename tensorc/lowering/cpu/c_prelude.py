@@ -1,16 +1,22 @@
 """The fixed C text every emitted module starts with, in one place.
 
 - `INCLUDES`: headers.
+- `PARALLEL_MACROS`: OpenMP pragmas as a macro (`TC_OMP`), the
+  `TC_ENTRY` attribute (one clone per x86-64 vector level), the thresholds of
+  threaded loops and the run-time switch for threads.
+- `VECTOR_MATH`: `declare simd` for the libm functions glibc's libmvec vectorizes.
 - `SCALAR_HELPERS`: total, side-effect-free helpers the C_EXPR table calls where
   an operand is needed twice or C alone would trap or be undefined (integer
   division, shifts, float->int casts, NaN-propagating min/max). They are declared
   `TC_FN` (`static inline` here) so the CUDA emitter can make them `__device__`.
 - `RUNTIME_HELPERS`: checked allocation and error-message writers used by the
   exported entry functions.
+- `WORKSPACE_HELPERS`: per-thread workspace slots that keep intermediates between
+  calls (only in modules that use them).
 - `GEMM_HELPERS`: `tensorc_gemm_f32/f64`, the runtime functions bufferized IR
   declares and calls, forwarding to scipy-openblas32's CBLAS.
 - `EXPORTS`: `tensorc_free`, so Python frees outputs with the allocator that made
-  them.
+  them, and `tensorc_set_threads`.
 """
 
 INCLUDES = """\
@@ -22,6 +28,68 @@ INCLUDES = """\
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+"""
+
+PARALLEL_MACROS = r"""
+/* OpenMP pragmas, spelled through a macro so the source also compiles without
+   OpenMP (a plain `cc -Wall -Werror` sees no unknown pragma). With -fopenmp they
+   are all active; with -fopenmp-simd (the runtime then defines
+   TENSORC_OPENMP_SIMD) GCC keeps the simd part of every directive and ignores
+   the threads. */
+#if defined(_OPENMP) || defined(TENSORC_OPENMP_SIMD)
+#define TC_OMP(text) _Pragma(#text)
+#else
+#define TC_OMP(text)
+#endif
+
+/* Entries are compiled for three x86-64 levels and the loader picks the best one
+   for the running CPU (GCC's target_clones, an ifunc): portable binaries (the cache
+   may be shared between machines) that still use AVX2 and AVX-512 vectors. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) \
+    && defined(__ELF__) && !defined(TENSORC_NO_CLONES)
+#define TC_ENTRY __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define TC_ENTRY
+#endif
+
+/* Loops are split over threads only when their estimated work (elements times a
+   cost per element, c_loops.work_estimate) reaches this: below it the fork/join
+   costs more than it saves. */
+#ifndef TENSORC_PARALLEL_WORK
+#define TENSORC_PARALLEL_WORK 65536.0
+#endif
+
+/* A reduction loop big enough for threads is cut into this many chunks whatever
+   the thread count, each reduced on its own and combined in chunk order: the
+   result does not depend on how many threads ran. */
+#define TENSORC_REDUCE_CHUNKS 16
+
+/* 0 disables threads (tensorc_set_threads): libgomp's thread pool does not survive
+   fork(), so the runtime turns threads off in a forked child. */
+static int tensorc_threads = 1;
+"""
+
+VECTOR_MATH = r"""
+/* SIMD variants of libm functions from glibc's libmvec (x86-64; the vectorizer
+   calls e.g. _ZGVdN4v_exp for four doubles at a time). Declared here rather than
+   through -ffast-math, which would also assume no NaN/Inf: libmvec keeps IEEE
+   special values (NaN and Inf propagate) and is accurate to a few ulp. */
+#if defined(__x86_64__) && defined(__GLIBC__) && !defined(TENSORC_NO_LIBMVEC) \
+    && (defined(_OPENMP) || defined(TENSORC_OPENMP_SIMD))
+#define TC_VECTOR_1(name) TC_OMP(omp declare simd notinbranch) double name(double); \
+    TC_OMP(omp declare simd notinbranch) float name##f(float);
+#define TC_VECTOR_2(name) \
+    TC_OMP(omp declare simd notinbranch) double name(double, double); \
+    TC_OMP(omp declare simd notinbranch) float name##f(float, float);
+TC_VECTOR_1(exp) TC_VECTOR_1(log) TC_VECTOR_1(sin) TC_VECTOR_1(cos) TC_VECTOR_2(pow)
+#if __GLIBC_PREREQ(2, 35)
+TC_VECTOR_1(acos) TC_VECTOR_1(asin) TC_VECTOR_1(atan) TC_VECTOR_1(tan)
+TC_VECTOR_1(acosh) TC_VECTOR_1(asinh) TC_VECTOR_1(atanh) TC_VECTOR_1(cosh)
+TC_VECTOR_1(sinh) TC_VECTOR_1(tanh) TC_VECTOR_1(cbrt) TC_VECTOR_1(erf)
+TC_VECTOR_1(exp2) TC_VECTOR_1(expm1) TC_VECTOR_1(log2) TC_VECTOR_1(log10)
+TC_VECTOR_1(log1p) TC_VECTOR_2(atan2)
+#endif
+#endif
 """
 
 SCALAR_HELPERS = r"""
@@ -94,17 +162,34 @@ TC_FN int64_t tc_fptoui_i64(double x) {
     return x >= 0x1p63 && x < 0x1p64 ? (int64_t)(uint64_t)x : tc_fptosi_i64(x);
 }
 
-/* IEEE 754-2019 maximum/minimum: NaN wins, and -0 < +0. */
-#define TC_FLOAT_HELPERS(S, T)                                                        \
+/* IEEE 754-2019 maximum/minimum: NaN wins, and -0 < +0. Branch-free (selects and
+   bit operations) so that loops and reductions over them vectorize: equal operands
+   keep the bits both share (AND: +0 beats -0; OR: -0 beats +0), and `a + b` is the
+   NaN when either operand is one. */
+#define TC_FLOAT_HELPERS(S, T, U)                                                     \
 TC_FN T tc_maximumf_##S(T a, T b) {                                                 \
-    return a != a ? a : b != b ? b : a > b ? a : b > a ? b : signbit(a) ? b : a;    \
+    U ua, ub;                                                                       \
+    memcpy(&ua, &a, sizeof a);                                                      \
+    memcpy(&ub, &b, sizeof b);                                                      \
+    U uc = ua & ub;                                                                 \
+    T c;                                                                            \
+    memcpy(&c, &uc, sizeof c);                                                      \
+    T m = a == b ? c : a > b ? a : b;                                               \
+    return isunordered(a, b) ? a + b : m;                                           \
 }                                                                                   \
 TC_FN T tc_minimumf_##S(T a, T b) {                                                 \
-    return a != a ? a : b != b ? b : a < b ? a : b < a ? b : signbit(a) ? a : b;    \
+    U ua, ub;                                                                       \
+    memcpy(&ua, &a, sizeof a);                                                      \
+    memcpy(&ub, &b, sizeof b);                                                      \
+    U uc = ua | ub;                                                                 \
+    T c;                                                                            \
+    memcpy(&c, &uc, sizeof c);                                                      \
+    T m = a == b ? c : a < b ? a : b;                                               \
+    return isunordered(a, b) ? a + b : m;                                           \
 }
 
-TC_FLOAT_HELPERS(f32, float)
-TC_FLOAT_HELPERS(f64, double)
+TC_FLOAT_HELPERS(f32, float, uint32_t)
+TC_FLOAT_HELPERS(f64, double, uint64_t)
 
 #define TC_BITCAST(FROM_S, FROM_T, TO_S, TO_T)                                        \
 TC_FN TO_T tc_bitcast_##FROM_S##_##TO_S(FROM_T x) {                                 \
@@ -124,17 +209,34 @@ TC_BITCAST(i64, int64_t, f64, double)
 """
 
 RUNTIME_HELPERS = r"""
-/* malloc for a memref of `rank` dims: NULL if a dim is negative or the byte count
-   overflows. 64-byte aligned; a zero-size memref still gets a valid pointer. */
-static inline void *tensorc_alloc(size_t elem_size, int rank, const int64_t *dims) {
-    uint64_t bytes = elem_size;
+/* The bytes of a memref of `rank` dims, rounded up to a multiple of 64 (64 for an
+   empty one, so it still gets a valid pointer); false if a dim is negative or the
+   count overflows. */
+static inline bool tensorc_bytes(size_t elem_size, int rank, const int64_t *dims,
+                                 uint64_t *bytes) {
+    uint64_t total = elem_size;
     for (int k = 0; k < rank; ++k) {
-        if (dims[k] < 0 || __builtin_mul_overflow(bytes, (uint64_t)dims[k], &bytes))
-            return NULL;
+        if (dims[k] < 0 || __builtin_mul_overflow(total, (uint64_t)dims[k], &total))
+            return false;
     }
-    if (bytes > SIZE_MAX - 64) return NULL;
-    bytes = bytes == 0 ? 64 : (bytes + 63) & ~(uint64_t)63;
+    if (total > SIZE_MAX - 64) return false;
+    *bytes = total == 0 ? 64 : (total + 63) & ~(uint64_t)63;
+    return true;
+}
+
+/* malloc for a memref of `rank` dims, 64-byte aligned: NULL if a dim is negative
+   or the byte count overflows. */
+static inline void *tensorc_alloc(size_t elem_size, int rank, const int64_t *dims) {
+    uint64_t bytes;
+    if (!tensorc_bytes(elem_size, rank, dims, &bytes)) return NULL;
     return aligned_alloc(64, (size_t)bytes);
+}
+
+/* Whether two byte ranges overlap (an input aliasing a buffer updated in place). */
+static inline bool tensorc_overlap(const void *a, uint64_t a_bytes, const void *b,
+                                   uint64_t b_bytes) {
+    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return a_bytes && b_bytes && x < y + b_bytes && y < x + a_bytes;
 }
 
 static inline void tensorc_fail(char *err, int64_t err_len, const char *msg) {
@@ -153,6 +255,64 @@ static inline void tensorc_fail_input(char *err, int64_t err_len, int input, int
         snprintf(err, (size_t)err_len, "input %d has dim %d = %lld, expected %lld",
                  input, dim, got, expected);
 }
+"""
+
+WORKSPACE_HELPERS = r"""
+/* Storage for a workspace slot (tc-place-buffers' `tc.slot`): one buffer per slot
+   and thread, kept between calls and grown when a call needs more, so calls with
+   unchanged shapes allocate no intermediates. TENSORC_SLOTS (the module's slot
+   count) is defined before this text. A thread's slots are freed when it exits or
+   calls tensorc_workspace_release. */
+#include <pthread.h>
+
+typedef struct {
+    void *data;
+    uint64_t bytes;
+} tensorc_slot;
+
+static _Thread_local tensorc_slot tensorc_slots[TENSORC_SLOTS];
+static _Thread_local int64_t tensorc_slot_growths;
+static pthread_key_t tensorc_slots_key;
+static pthread_once_t tensorc_slots_once = PTHREAD_ONCE_INIT;
+
+static void tensorc_slots_free(void *slots) {
+    tensorc_slot *slot = slots;
+    for (int k = 0; k < TENSORC_SLOTS; ++k) {
+        free(slot[k].data);
+        slot[k].data = NULL;
+        slot[k].bytes = 0;
+    }
+}
+
+static void tensorc_slots_key_create(void) {
+    (void)pthread_key_create(&tensorc_slots_key, tensorc_slots_free);
+}
+
+/* At least elem_size * prod(dims) bytes for `slot` (NULL if out of memory). The
+   old contents are not kept: a slot holds one live buffer at a time. */
+static void *tensorc_slot_acquire(int slot, size_t elem_size, int rank,
+                                  const int64_t *dims) {
+    uint64_t bytes;
+    if (!tensorc_bytes(elem_size, rank, dims, &bytes)) return NULL;
+    tensorc_slot *held = &tensorc_slots[slot];
+    if (held->data && held->bytes >= bytes) return held->data;
+    if (!tensorc_slot_growths) {  /* this thread's first slot: free them at exit */
+        (void)pthread_once(&tensorc_slots_once, tensorc_slots_key_create);
+        (void)pthread_setspecific(tensorc_slots_key, tensorc_slots);
+    }
+    free(held->data);
+    held->data = aligned_alloc(64, (size_t)bytes);
+    held->bytes = held->data ? bytes : 0;
+    ++tensorc_slot_growths;
+    return held->data;
+}
+
+/* Frees the calling thread's slots (the next call allocates them again). */
+void tensorc_workspace_release(void) { tensorc_slots_free(tensorc_slots); }
+
+/* How often a slot was (re)allocated on the calling thread: stays constant over
+   calls whose intermediates fit the slots already held. */
+int64_t tensorc_workspace_growths(void) { return tensorc_slot_growths; }
 """
 
 GEMM_HELPERS = r"""
@@ -203,6 +363,8 @@ TC_GEMM(f64, double, scipy_cblas_dgemm)
 
 EXPORTS = """
 void tensorc_free(void *p) { free(p); }
+
+void tensorc_set_threads(int enabled) { tensorc_threads = enabled != 0; }
 """
 
 GEMM_FUNCTIONS = ("tensorc_gemm_f32", "tensorc_gemm_f64")

@@ -3,7 +3,8 @@
 // RUN: cc -std=c11 -fwrapv -Wall -Werror -c %t.c -o %t.o
 
 // Row sums with a carried accumulator; exp(x) has two uses (a temporary), the
-// product one use (inlined into the sum).
+// product one use (inlined into the sum). The rows are independent: threads for
+// enough work; the inner reduction is an `omp simd` reduction.
 func.func @main(%a: memref<?x4xf64>) -> memref<?xf64> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -26,7 +27,7 @@ func.func @main(%a: memref<?x4xf64>) -> memref<?xf64> {
 }
 
 // CHECK:       #include <math.h>
-// CHECK-LABEL: int tensorc_entry_main(void *const *in_data, const int64_t *in_shapes, void **out_data, int64_t *out_shapes, char *err, int64_t err_len) {
+// CHECK-LABEL: TC_ENTRY int tensorc_entry_main(void *const *in_data, const int64_t *in_shapes, void **out_data, int64_t *out_shapes, char *err, int64_t err_len) {
 // CHECK-NEXT:      if (in_shapes[1] != 4) {
 // CHECK-NEXT:          tensorc_fail_input(err, err_len, 0, 1, (long long)in_shapes[1], 4);
 // CHECK-NEXT:          return 1;
@@ -35,8 +36,10 @@ func.func @main(%a: memref<?x4xf64>) -> memref<?xf64> {
 // CHECK-NEXT:      double *restrict [[A:a_[0-9]+]] = (double *)in_data[0];
 // CHECK:           double *restrict [[ROWS:rows_[0-9]+]] = NULL;
 // CHECK:           [[ROWS]] = (double *)tensorc_alloc(sizeof(double), 1, (const int64_t[]){[[ROWS]]_d0});
-// CHECK:           for (int64_t [[I:i_[0-9]+]] = 0; [[I]] < [[N]]; [[I]] += 1) {
+// CHECK:           TC_OMP(omp parallel for if(parallel: tensorc_threads && (double)[[N]] * (1 + (double)4 * (20)) >= TENSORC_PARALLEL_WORK) schedule(static))
+// CHECK-NEXT:      for (int64_t [[I:i_[0-9]+]] = 0; [[I]] < [[N]]; [[I]] += 1) {
 // CHECK-NEXT:          double [[ACC:acc_[0-9]+]] = 0.0;
+// CHECK-NEXT:          TC_OMP(omp simd reduction(+:[[ACC]]))
 // CHECK-NEXT:          for (int64_t [[J:j_[0-9]+]] = 0; [[J]] < 4; [[J]] += 1) {
 // CHECK-NEXT:              const double [[X:x_[0-9]+]] = [[A]][[[I]] * 4 + [[J]]];
 // CHECK-NEXT:              const double [[E:e_[0-9]+]] = exp([[X]]);
