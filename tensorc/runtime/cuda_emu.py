@@ -17,7 +17,8 @@ void k(`) is exported as `tc_emu_launch_k` with its parameter type codes in
 Environment (read at every launch, so tests can change it):
 - TENSORC_CUDA_EMU_ORDER=forward|reverse: the order in which a block's threads
   run between two barriers (an adapter's `order` overrides it);
-- TENSORC_CUDA_EMU_THREADS=n: OS threads that run blocks (default: one per core);
+- TENSORC_CUDA_EMU_THREADS=n: OS threads that run blocks (default: one per core,
+  fewer for small launches);
 - TENSORC_CUDA_EMU_STACK_KB=n: stack of each CUDA thread (default 64);
 and TENSORC_CXX (then CXX, then g++/c++/clang++ on PATH) names the C++ compiler.
 """
