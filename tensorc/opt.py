@@ -20,12 +20,19 @@ from tensorc.passes import PASSES
 
 TARGETS: dict[str, Callable[[], type[Target]]] = {
     "c": lambda: importlib.import_module("tensorc.lowering.cpu.c_emitter").CTarget,
+    "cuda": lambda: importlib.import_module(
+        "tensorc.lowering.gpu.cuda_emitter"
+    ).CudaTarget,
 }
 """Target name -> lazy factory of the Target class (imported only when chosen)."""
 
 
 def _load_tc_dialect() -> Dialect:
     return importlib.import_module("tensorc.dialects.tc").TC
+
+
+def _load_tck_dialect() -> Dialect:
+    return importlib.import_module("tensorc.dialects.tck").TCK
 
 
 class TensorcOptMain(xDSLOptMain):
@@ -36,6 +43,7 @@ class TensorcOptMain(xDSLOptMain):
     def register_all_dialects(self) -> None:
         super().register_all_dialects()
         self.ctx.register_dialect("tc", _load_tc_dialect)
+        self.ctx.register_dialect("tck", _load_tck_dialect)
 
     def register_all_passes(self) -> None:
         super().register_all_passes()

@@ -20,6 +20,9 @@ PIPELINES: dict[str, str] = {
     "tc": "tc-stabilize,tc-autodiff,tc-canonicalize,cse,dce,tc-fuse-elemwise",
     # tensors -> memrefs and loops; the C emitter consumes the result.
     "cpu": "tc-bufferize",
+    # devices "cuda"/"cuda-emu": the same loops, outlined into kernels; placement
+    # into shared memory needs the kernels' final shape, so it runs last.
+    "cuda": "tc-bufferize,tc-outline-gpu-kernels,tc-promote-shared",
 }
 
 
@@ -42,10 +45,12 @@ def make_context() -> Context:
     from xdsl.dialects import get_all_dialects
 
     from tensorc.dialects.tc import TC
+    from tensorc.dialects.tck import TCK
 
     ctx = Context()
     for name, factory in get_all_dialects().items():
-        if name != "tc":
+        if name not in ("tc", "tck"):
             ctx.register_dialect(name, factory)
     ctx.load_dialect(TC)
+    ctx.load_dialect(TCK)
     return ctx

@@ -20,6 +20,10 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "tc-stabilize": _lazy("tensorc.passes.stabilize", "StabilizePass"),
     "tc-fuse-elemwise": _lazy("tensorc.passes.fuse_elemwise", "FuseElemwisePass"),
     "tc-bufferize": _lazy("tensorc.passes.bufferize", "BufferizePass"),
+    "tc-outline-gpu-kernels": _lazy(
+        "tensorc.passes.outline_gpu_kernels", "OutlineGpuKernelsPass"
+    ),
+    "tc-promote-shared": _lazy("tensorc.passes.promote_shared", "PromoteSharedPass"),
     "cse": _lazy("xdsl.transforms.common_subexpression_elimination", "CommonSubexpressionElimination"),
     "dce": _lazy("xdsl.transforms.dead_code_elimination", "DeadCodeElimination"),
 }
