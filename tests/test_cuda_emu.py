@@ -553,3 +553,11 @@ def test_compile_errors_show_the_compiler_output(adapter):
         adapter.compile(
             'extern "C" __global__ void k(float* a) {\n    a[0] = undeclared_name;\n}\n'
         )
+
+
+def test_pycuda_style_dims(adapter, modules):
+    out = np.zeros(32 * 2, np.int32)
+    run(adapter, modules["indexing"], "own_shared", (2,), (32, 1), [out])
+    np.testing.assert_array_equal(out, np.repeat([0, 1], 32))
+    with pytest.raises(GpuKernelError, match="1 to 3 numbers"):
+        run(adapter, modules["indexing"], "own_shared", (1, 1, 1, 1), (32,), [out])

@@ -201,6 +201,9 @@ class CudaAdapter:
         shared_bytes: int,
         args: Sequence[Any],
     ) -> None:
+        # pycuda packs numpy numbers by dtype; np.bool_ is not one (a C++ bool is
+        # one byte, like uint8)
+        args = [np.uint8(a) if isinstance(a, np.bool_) else a for a in args]
         self._current()
         try:
             module.get_function(name)(

@@ -240,6 +240,13 @@ def _code_of(argument: Any) -> str:
     )
 
 
+def _three(dims: Sequence[int]) -> tuple[int, ...]:
+    """Grid or block dims as (x, y, z); pycuda-style shorter tuples pad with 1."""
+    if not 1 <= len(dims) <= 3:
+        raise GpuKernelError(f"grid and block dims are 1 to 3 numbers, got {dims}")
+    return (*dims, *(1,) * (3 - len(dims)))
+
+
 def _environment_int(name: str, default: int) -> int:
     text = os.environ.get(name, "")
     try:
@@ -308,7 +315,8 @@ class CudaEmuAdapter:
                 f"(kernels: {', '.join(module.kernels) or 'none'})"
             )
         codes = "".join(_code_of(a) for a in args)
-        if codes != kernel.signature:
+        # a bool parameter takes a uint8 0/1 (same byte; pycuda passes bools so)
+        if codes.replace("?", "B") != kernel.signature.replace("?", "B"):
             raise GpuKernelError(
                 f"cuda-emu: kernel {name!r} takes parameters ({kernel.signature}), "
                 f"got arguments ({codes}) (type codes: p pointer, q int64, i int32, "
@@ -325,8 +333,8 @@ class CudaEmuAdapter:
             *(v.ctypes.data for v in values)
         )
         config = (ctypes.c_int64 * 10)(
-            *grid,
-            *block,
+            *_three(grid),
+            *_three(block),
             shared_bytes,
             self._reverse(),
             self._workers(),
