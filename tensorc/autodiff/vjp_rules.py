@@ -344,6 +344,7 @@ VJP_RULES: dict[type[Operation], Rule | NonDifferentiable] = {
     tc.GatherOp: _gather,
     tc.ConcatenateOp: _concatenate,
     tc.DimOp: _DISCRETE,
+    tc.HashUniformOp: NonDifferentiable("random numbers do not depend on their counters"),
     tc.ArangeOp: NonDifferentiable("its values are piecewise constant in its bounds"),
     tc.GradOp: NonDifferentiable("tc-autodiff expands it before any sweep reaches it"),
     tc.StopGradientOp: NonDifferentiable("it exists to stop gradients"),

@@ -541,6 +541,33 @@ class CastOp(TcOp):
 
 
 @irdl_op_definition
+class HashUniformOp(TcOp):
+    """Counter-based random numbers in [0, 1): each i64 element goes through the
+    splitmix64 finalizer (wrapping arithmetic, logical shifts) and its top 53 (f64),
+    24 (f32) or 11 (f16) bits become the float `bits * 2**-k`, exactly. Equal
+    counters give equal numbers on every backend; `RandomStreams` builds on it.
+
+    Example:
+
+        %u = tc.hash_uniform %counters : tensor<?x3xi64> to tensor<?x3xf32>
+    """
+
+    name = "tc.hash_uniform"
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `to` type($result)"
+
+    def verify_(self) -> None:
+        in_t, out_t = self.input.type, self.result.type
+        assert isinstance(in_t, TensorType) and isinstance(out_t, TensorType)
+        if in_t.get_element_type() != i64 or in_t.get_shape() != out_t.get_shape():
+            _fail(self, f"expects i64 counters and a result of their shape, got {in_t}")
+        if not is_float(out_t):
+            _fail(self, f"result must have float elements, got {out_t}")
+
+
+@irdl_op_definition
 class ConstantOp(TcOp):
     """A constant tensor; a dense attribute with one value is a splat.
 
@@ -1391,7 +1418,7 @@ class YieldOp(IRDLOperation):
 
 ELEMENTWISE_OPS: tuple[type, ...] = (
     NegOp, AbsOp, SignOp, NotOp, *FLOAT_UNARY_OPS.values(), *BINARY_OPS.values(),
-    *COMPARE_OPS.values(), SelectOp, CastOp,
+    *COMPARE_OPS.values(), SelectOp, CastOp, HashUniformOp,
 )
 """Ops computed independently per element (fusion and loop lowering use this)."""
 

@@ -162,7 +162,7 @@ def function(
     on_unused_input: str | None = None,
     allow_input_downcast: bool | None = None,
     trust_input: bool = False,
-    no_default_updates: bool = False,
+    no_default_updates: bool | Sequence[SharedVariable] = False,
     profile: Any = None,
 ) -> Function:
     """Compile `inputs -> outputs` (and `updates` of shared variables) into a callable."""
@@ -176,6 +176,7 @@ def function(
         else [as_variable(o) for o in outputs]
     )
     update_pairs = [(k, _check_update(k, v)) for k, v in _pairs(updates, "updates")]
+    update_pairs += _default_updates(outs, update_pairs, no_default_updates)
     replace = {id(k): _replacement(k, v) for k, v in _pairs(givens, "givens")}
     computed = rebuild(outs + [v for _, v in update_pairs], replace)
     explicit = [s.variable for s in specs]
@@ -194,6 +195,25 @@ def function(
         allow_input_downcast,
         trust_input,
     )
+
+
+def _default_updates(
+    outs: list[Variable],
+    explicit: list[tuple[Any, Variable]],
+    disabled: bool | Sequence[SharedVariable],
+) -> list[tuple[SharedVariable, Variable]]:
+    """Updates from the `default_update` of shared variables the graph reads, unless
+    the caller updates them explicitly or disables them (`no_default_updates`)."""
+    if disabled is True:
+        return []
+    skip = {id(k) for k, _ in explicit} | {id(v) for v in disabled or ()}
+    pairs = []
+    for leaf in _leaves(outs + [v for _, v in explicit]):
+        update = getattr(leaf, "default_update", None)
+        if update is not None and id(leaf) not in skip:
+            pairs.append((leaf, _check_update(leaf, update)))
+            skip.add(id(leaf))
+    return pairs
 
 
 def as_input(value: Any) -> Variable:

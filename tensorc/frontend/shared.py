@@ -15,11 +15,14 @@ class SharedVariable(Variable):
     """A symbolic variable bound to a numpy value. Its dtype and rank are fixed; its
     shape may change with `set_value`."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "default_update")
 
     def __init__(self, value: np.ndarray, name: str | None, type: TensorType):
         super().__init__("shared", (), type, name=name)
         self._value = value
+        self.default_update: Variable | None = None
+        """An update `function` applies when the caller gives none (Theano's
+        `default_update`; random streams advance their counter with it)."""
 
     def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> np.ndarray:
         value = self._value

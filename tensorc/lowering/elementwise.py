@@ -446,6 +446,31 @@ def _cast(b: Builder, args: Sequence[SSAValue], op: Operation) -> SSAValue:
     return cast_scalar(b, args[0], _element(op.results[0].type))
 
 
+_SPLITMIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+
+
+def _i64(value: int) -> int:
+    """An unsigned 64-bit constant as the i64 with the same bits."""
+    return value - 2**64 if value >= 2**63 else value
+
+
+def _hash_uniform(b: Builder, args: Sequence[SSAValue], op: Operation) -> SSAValue:
+    """splitmix64 finalizer (wrapping i64 ops, logical shifts), then the top
+    mantissa-many bits times 2**-k: exact, so every backend agrees bit for bit."""
+    target = _element(op.results[0].type)
+    bits = {16: 11, 32: 24, 64: 53}[target.bitwidth]  # type: ignore[attr-defined]
+
+    def mix(z: SSAValue, shift: int, factor: int | None) -> SSAValue:
+        z = emit(b, arith.XOrIOp(z, emit(b, arith.ShRUIOp(z, constant(b, shift, i64)))))
+        return z if factor is None else emit(b, arith.MuliOp(z, constant(b, _i64(factor), i64)))
+
+    z = emit(b, arith.AddiOp(args[0], constant(b, _i64(_SPLITMIX[0]), i64)))
+    z = mix(mix(mix(z, 30, _SPLITMIX[1]), 27, _SPLITMIX[2]), 31, None)
+    top = emit(b, arith.ShRUIOp(z, constant(b, 64 - bits, i64)))
+    as_float = emit(b, arith.SIToFPOp(top, target))
+    return emit(b, arith.MulfOp(as_float, constant(b, 2.0**-bits, target)))
+
+
 # ---------------------------------------------------------------------------------
 # The registry
 # ---------------------------------------------------------------------------------
@@ -460,5 +485,6 @@ ELEMENTWISE: dict[type[Operation], ScalarBuilder] = {
     **{tc.COMPARE_OPS[name]: _compare(name) for name in _COMPARE_PREDICATES},
     tc.SelectOp: _select,
     tc.CastOp: _cast,
+    tc.HashUniformOp: _hash_uniform,
 }
 """tc elementwise op class -> builder(builder, scalar operands, op) -> scalar result."""

@@ -178,6 +178,22 @@ def _cast(op: Operation, values: Values) -> Values:
         return [values[0].astype(_result_dtype(op))]
 
 
+_SPLITMIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+_MANTISSA_BITS = {"float16": 11, "float32": 24, "float64": 53}
+
+
+def _hash_uniform(op: Operation, values: Values) -> Values:
+    """splitmix64 of each counter; the top mantissa-many bits scaled into [0, 1)."""
+    dtype = _result_dtype(op)
+    bits = _MANTISSA_BITS[dtype.name]
+    z = values[0].astype(np.uint64) + np.uint64(_SPLITMIX[0])
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(_SPLITMIX[1])
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(_SPLITMIX[2])
+    z = z ^ (z >> np.uint64(31))
+    top = (z >> np.uint64(64 - bits)).astype(np.int64)
+    return [(top.astype(dtype) * dtype.type(2.0**-bits)).astype(dtype)]
+
+
 _UNARY: dict[type[Operation], Callable[[np.ndarray], np.ndarray]] = {
     tc.NegOp: np.negative,
     tc.AbsOp: np.abs,
@@ -471,6 +487,7 @@ REFERENCE: dict[type[Operation], Reference] = {
     **{tc.COMPARE_OPS[n]: _elementwise(fn) for n, fn in _COMPARE.items()},
     tc.SelectOp: _elementwise(np.where),
     tc.CastOp: _cast,
+    tc.HashUniformOp: _hash_uniform,
     tc.ConstantOp: _constant,
     tc.BroadcastOp: _broadcast,
     tc.REDUCTION_OPS["sum"]: _sum_like(np.sum),

@@ -1,0 +1,1 @@
+"""Theano's `theano.sandbox` namespace (only what tensorc offers)."""
