@@ -229,14 +229,15 @@ def _function_key(args: Sequence[Variable], results: Sequence[Variable]) -> str 
     graph = graph_key(args, results)
     if graph is None:
         return None
-    compiler = cpu.find_c_compiler()
+    identity = cpu.compiler_identity(cpu.find_c_compiler())
     return cache.cache_key(
         CACHE_FORMAT,
         graph,
         cpu.tensorc_fingerprint(),
         np.__version__,
-        cpu.compiler_identity(compiler),
+        identity,
         *cpu.COMPILE_FLAGS,
+        *cpu.target_flags(identity),
     )
 
 

@@ -264,6 +264,21 @@ def test_compiler_identity_is_kept_on_disk(
     assert compiler_runs(tmp_path) == ["--version", "--version"]
 
 
+def test_target_flags_pick_one_x86_64_level() -> None:
+    v3 = set(cpu.X86_64_LEVELS["x86-64-v3"])
+    assert cpu.x86_64_level(v3 | {"sse4_2"}) == "x86-64-v3"
+    assert cpu.x86_64_level(set(cpu.X86_64_LEVELS["x86-64-v4"])) == "x86-64-v4"
+    assert cpu.x86_64_level(v3 - {"fma"}) is None
+    assert cpu.target_flags("clang version 16.0.6") == ()
+    old_gcc = "gcc (GCC) 10.2.1 20210110\nCopyright (C) Free Software Foundation"
+    assert cpu.target_flags(old_gcc) == ()
+    identity = cpu.compiler_identity(cpu.find_c_compiler())
+    flags = cpu.target_flags(identity)
+    assert flags == () or (
+        flags[0] == "-DTENSORC_NO_CLONES" and flags[1][7:] in cpu.X86_64_LEVELS
+    )
+
+
 # endregion
 # region compile time
 
