@@ -19,7 +19,9 @@ PIPELINES: dict[str, str] = {
     # looks inside composites.
     "tc": "tc-stabilize,tc-autodiff,tc-canonicalize,cse,dce,tc-fuse-elemwise",
     # tensors -> memrefs and loops; the C emitter consumes the result.
-    "cpu": "tc-bufferize",
+    # tc-fuse-loops right after tc-bufferize: merging loops interleaves buffer
+    # lifetimes, so it precedes any liveness-based buffer reuse.
+    "cpu": "tc-bufferize,tc-fuse-loops",
     # devices "cuda"/"cuda-emu": the same loops, outlined into kernels; placement
     # into shared memory needs the kernels' final shape, so it runs last.
     "cuda": "tc-bufferize,tc-outline-gpu-kernels,tc-promote-shared",

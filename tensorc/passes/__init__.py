@@ -20,6 +20,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "tc-stabilize": _lazy("tensorc.passes.stabilize", "StabilizePass"),
     "tc-fuse-elemwise": _lazy("tensorc.passes.fuse_elemwise", "FuseElemwisePass"),
     "tc-bufferize": _lazy("tensorc.passes.bufferize", "BufferizePass"),
+    "tc-fuse-loops": _lazy("tensorc.passes.fuse_loops", "FuseLoopsPass"),
     "tc-outline-gpu-kernels": _lazy(
         "tensorc.passes.outline_gpu_kernels", "OutlineGpuKernelsPass"
     ),

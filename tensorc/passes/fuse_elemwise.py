@@ -286,6 +286,9 @@ class BodyBuilder:
     scalars: dict[SSAValue, SSAValue] = field(default_factory=dict)
     arguments: dict[SSAValue, Argument] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
+    constants: dict[tuple[str, Attribute], SSAValue] = field(default_factory=dict)
+    templates: dict[tuple[object, ...], tuple[Block, SSAValue]] = field(
+        default_factory=dict)
 
     def __post_init__(self) -> None:
         inputs = list(self.cluster.inputs)
@@ -304,35 +307,47 @@ class BodyBuilder:
         builder.insert(tc.YieldOp(*(self.scalars[v] for v in outputs)))
         return Region(self.block)
 
-    def _operand(self, source: Source, element: Attribute,
-                 builder: Builder) -> tuple[SSAValue, Argument]:
+    def _operand(self, source: Source, element: Attribute) -> tuple[SSAValue, Argument]:
+        """The scalar for one member operand (one arith.constant per distinct
+        literal, at the top of the body) and its recipe argument."""
         if source.value is not None:
             return self.scalars[source.value], self.arguments[source.value]
-        value = _scalar_attr(source.constant, element)
-        constant = builder.insert(arith.ConstantOp(value))  # type: ignore[arg-type]
-        return constant.result, source.constant  # type: ignore[return-value]
+        key = (repr(source.constant), element)
+        if key not in self.constants:
+            op = arith.ConstantOp(_scalar_attr(source.constant, element))  # type: ignore[arg-type]
+            previous = self.constants[next(reversed(self.constants))] if self.constants else None
+            where = (InsertPoint.at_start(self.block) if previous is None
+                     else InsertPoint.after(previous.owner))  # type: ignore[arg-type]
+            Rewriter.insert_op(op, where)
+            self.constants[key] = op.result
+        return self.constants[key], source.constant  # type: ignore[return-value]
 
     def _add(self, member: Operation, builder: Builder) -> None:
+        """Clone the member's scalar code (built once per op kind and types by the
+        ELEMENTWISE registry: cloning is cheaper than building), located at it."""
         sources = self.planner.sources[member]
-        before = self.block.last_op
-        operands = [
-            self._operand(s, _element(v), builder)
-            for s, v in zip(sources, member.operands)
-        ]
-        result = ELEMENTWISE[type(member)](builder, [o[0] for o in operands], member)
-        self._locate(before, member)
-        self._record(member.results[0], result, Step(
+        operands = [self._operand(s, _element(v)) for s, v in zip(sources, member.operands)]
+        scalars = [o[0] for o in operands]
+        template, result = self._template(member, [v.type for v in scalars])
+        location = NameLoc(StringAttr(member.name), member.location)
+        mapping: dict[SSAValue, SSAValue] = dict(zip(template.args, scalars))
+        for op in template.ops:
+            clone = op.clone(value_mapper=mapping)
+            clone.location = location
+            builder.insert(clone)
+        self._record(member.results[0], mapping.get(result, result), Step(
             member.name.removeprefix("tc."), tuple(o[1] for o in operands),
             tc.dtype_of(member.results[0].type) if isinstance(member, tc.CastOp)
             else None))
 
-    def _locate(self, before: Operation | None, member: Operation) -> None:
-        """Every op built for `member` gets NameLoc("tc.<op>", member's location)."""
-        location = NameLoc(StringAttr(member.name), member.location)
-        op = self.block.first_op if before is None else before.next_op
-        while op is not None:
-            op.location = location
-            op = op.next_op
+    def _template(self, member: Operation, types: list[Attribute]) -> tuple[Block, SSAValue]:
+        key = (type(member), tuple(types), member.results[0].type)
+        if key not in self.templates:
+            block = Block(arg_types=types)
+            build = ELEMENTWISE[type(member)]
+            result = build(Builder(InsertPoint.at_end(block)), list(block.args), member)
+            self.templates[key] = (block, result)
+        return self.templates[key]
 
     def _record(self, value: SSAValue, scalar: SSAValue, step: Step) -> None:
         self.scalars[value] = scalar
@@ -345,7 +360,7 @@ class BodyBuilder:
         mapping: dict[SSAValue, SSAValue] = {}
         args: list[Argument] = []
         for arg, source, value in zip(member.block.args, sources, member.inputs):
-            mapping[arg], text = self._operand(source, _element(value), builder)
+            mapping[arg], text = self._operand(source, _element(value))
             args.append(text)
         for op in member.block.ops:
             if isinstance(op, tc.YieldOp):
