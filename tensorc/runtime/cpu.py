@@ -407,6 +407,7 @@ class CpuKernel:
         )
         self.output_types = tuple((np.dtype(d), r) for d, r in output_types)
         library = ctypes.CDLL(str(library_path))
+        _disable_threads_after_fork(library_path, library)
         self._function = getattr(library, ENTRY_PREFIX + entry)
         self._function.restype = ctypes.c_int
         self._free = library.tensorc_free
@@ -521,6 +522,35 @@ class _View:
     def __init__(self, interface: dict[str, Any], owner: np.ndarray) -> None:
         self.__array_interface__ = interface
         self._owner = owner
+
+
+_THREAD_SWITCHES: dict[Path, Any] = {}
+"""`tensorc_set_threads` of every loaded library, by path."""
+_forked_child = False
+
+
+def _disable_threads_after_fork(path: Path, library: ctypes.CDLL) -> None:
+    """libgomp's thread pool does not survive fork(): a forked child that enters
+    a parallel region hangs. Kernels in a forked child run on one thread (the
+    prelude's `tensorc_set_threads(0)`), including ones loaded after the fork."""
+    switch = getattr(library, "tensorc_set_threads", None)
+    if switch is None:  # a library without threads
+        return
+    switch.argtypes = (ctypes.c_int,)
+    switch.restype = None
+    _THREAD_SWITCHES[path] = switch
+    if _forked_child:
+        switch(0)
+
+
+def _after_fork_in_child() -> None:
+    global _forked_child
+    _forked_child = True
+    for switch in _THREAD_SWITCHES.values():
+        switch(0)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _dim_slices(types: Sequence[TensorType]) -> list[slice]:
