@@ -22,7 +22,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,9 +110,16 @@ class _Profile:
 
 
 def compile_graph(
-    args: Sequence[Variable], results: Sequence[Variable], device: str, mode: str
+    args: Sequence[Variable],
+    results: Sequence[Variable],
+    device: str,
+    mode: str,
+    donated: Mapping[int, int] | None = None,
 ) -> CompiledGraph:
-    """Compile the graph `args -> results` for `device` in `mode`."""
+    """Compile the graph `args -> results` for `device` in `mode`. `donated` maps
+    a result to the argument the caller replaces by it after a successful call
+    (a shared variable's update): the CPU code may write that result into the
+    argument's buffer (tc-place-buffers) and return the argument."""
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: expected 'FAST_RUN' or 'REFERENCE'")
     profile = _Profile()
@@ -121,7 +128,7 @@ def compile_graph(
             return _compile_reference(args, results, profile)
         if device != "cpu":
             return _compile_gpu(args, results, device, profile)
-        return _compile_cpu(args, results, profile)
+        return _compile_cpu(args, results, profile, donated or {})
     finally:
         profile.report()
 
@@ -143,9 +150,12 @@ def _compile_reference(
 
 
 def _compile_cpu(
-    args: Sequence[Variable], results: Sequence[Variable], profile: _Profile
+    args: Sequence[Variable],
+    results: Sequence[Variable],
+    profile: _Profile,
+    donated: Mapping[int, int],
 ) -> CompiledGraph:
-    key = _function_key(args, results)
+    key = _function_key(args, results, donated)
     profile.mark("graph key")
     if key is not None:
         cached = _load_cached(key)
@@ -158,6 +168,7 @@ def _compile_cpu(
     from tensorc import pipeline
     from tensorc.frontend.trace import trace
     from tensorc.lowering.cpu.c_emitter import emit_c_with_info
+    from tensorc.passes.place_buffers import mark_donated
 
     profile.mark("import the compiler")
     module = trace(args, results, ENTRY)
@@ -165,6 +176,7 @@ def _compile_cpu(
     ctx = pipeline.make_context()
     _run_passes("tc", ctx, module, profile)
     lowered = module.clone()
+    mark_donated(lowered, donated, ENTRY)
     _run_passes("cpu", ctx, lowered, profile)
     source, emitter = emit_c_with_info(lowered)
     profile.mark("codegen")
@@ -220,7 +232,9 @@ def _run_passes(stage: str, ctx: Context, module: ModuleOp, profile: _Profile) -
 # region function cache
 
 
-def _function_key(args: Sequence[Variable], results: Sequence[Variable]) -> str | None:
+def _function_key(
+    args: Sequence[Variable], results: Sequence[Variable], donated: Mapping[int, int]
+) -> str | None:
     """The cache key of compiling `args -> results` for the CPU; None if the
     graph has no key (then it is compiled every time; its C still hits the C
     cache)."""
@@ -238,6 +252,7 @@ def _function_key(args: Sequence[Variable], results: Sequence[Variable]) -> str 
         identity,
         *cpu.COMPILE_FLAGS,
         *cpu.target_flags(identity),
+        repr(sorted(donated.items())),
     )
 
 

@@ -21,7 +21,8 @@ PIPELINES: dict[str, str] = {
     # tensors -> memrefs and loops; the C emitter consumes the result.
     # tc-fuse-loops right after tc-bufferize: merging loops interleaves buffer
     # lifetimes, so it precedes any liveness-based buffer reuse.
-    "cpu": "tc-bufferize,tc-fuse-loops",
+    # tc-place-buffers last: it places the buffers of the final loops.
+    "cpu": "tc-bufferize,tc-fuse-loops,tc-place-buffers",
     # devices "cuda"/"cuda-emu": the same loops, outlined into kernels; placement
     # into shared memory needs the kernels' final shape, so it runs last.
     "cuda": "tc-bufferize,tc-outline-gpu-kernels,tc-promote-shared",

@@ -346,8 +346,17 @@ class Function:
         self.trust_input = trust_input
         explicit = [s.variable for s in specs]
         self.input_variables = explicit
+        # each update replaces its shared variable's value: the kernel may write
+        # it into that value's buffer (the array then changes in place)
+        args = explicit + shared_args
+        donated = {
+            n_outputs + k: position
+            for k, target in enumerate(update_targets)
+            for position, arg in enumerate(args)
+            if arg is target
+        }
         self._compiled = compiled = compile_graph(
-            explicit + shared_args, computed, device, mode
+            args, computed, device, mode, donated
         )
         self.maker = FunctionMaker(self, compiled, mode, device)
         self._names = {s.name: i for i, s in enumerate(specs) if s.name}

@@ -77,7 +77,16 @@ def _coerce(value: Any, type: TensorType, name: str | None, copy: bool) -> np.nd
         raise ShapeError(
             f"{who} has {type.ndim} dims; got a value of shape {array.shape}"
         )
-    return np.asarray(array, order="C")
+    return _storable(array)
+
+
+def _storable(array: np.ndarray) -> np.ndarray:
+    """`array` as a shared value: C-contiguous, aligned and writable, because
+    compiled updates may write the new value into the old one's buffer (a
+    read-only or misaligned array given with borrow=True is copied)."""
+    array = np.asarray(array, order="C")
+    flags = array.flags
+    return array if flags.writeable and flags.aligned else array.copy()
 
 
 def shared(
@@ -97,4 +106,4 @@ def shared(
         array = array.astype(normalize_dtype(dtype))
     dtype_name = normalize_dtype(array.dtype)
     type_ = TensorType(dtype_name, shape=(None,) * array.ndim)
-    return SharedVariable(np.asarray(array, order="C"), name, type_)
+    return SharedVariable(_storable(array), name, type_)

@@ -21,6 +21,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "tc-fuse-elemwise": _lazy("tensorc.passes.fuse_elemwise", "FuseElemwisePass"),
     "tc-bufferize": _lazy("tensorc.passes.bufferize", "BufferizePass"),
     "tc-fuse-loops": _lazy("tensorc.passes.fuse_loops", "FuseLoopsPass"),
+    "tc-place-buffers": _lazy("tensorc.passes.place_buffers", "PlaceBuffersPass"),
     "tc-outline-gpu-kernels": _lazy(
         "tensorc.passes.outline_gpu_kernels", "OutlineGpuKernelsPass"
     ),

@@ -32,12 +32,15 @@ buffer, and a slot is storage that need not be freed per call.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
 from xdsl.dialects import arith, cf, func, memref, scf
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
+    ArrayAttr,
+    DictionaryAttr,
     IndexType,
     IntegerAttr,
     MemRefType,
@@ -69,6 +72,29 @@ def aliasing_output(function: func.FuncOp, index: int) -> int | None:
         return None
     attr = function.arg_attrs.data[index].data.get(ALIAS_ATTR)
     return attr.value.data if isinstance(attr, IntegerAttr) else None
+
+
+def mark_donated(
+    module: ModuleOp, donated: Mapping[int, int], entry: str = "main"
+) -> None:
+    """Put `tc.aliasing_output = result` on the arguments of `@entry` that the
+    caller replaces by a result after each call (`donated`: result -> argument,
+    the updates of shared variables), so tc-place-buffers may update them in
+    place."""
+    for op in module.ops:
+        if isinstance(op, func.FuncOp) and op.sym_name.data == entry and donated:
+            args = op.body.block.args
+            attrs = [
+                dict(old.data)
+                for old in (
+                    op.arg_attrs.data
+                    if op.arg_attrs
+                    else [DictionaryAttr({})] * len(args)
+                )
+            ]
+            for result, argument in donated.items():
+                attrs[argument][ALIAS_ATTR] = IntegerAttr(result, 64)
+            op.arg_attrs = ArrayAttr([DictionaryAttr(a) for a in attrs])
 
 
 # region facts about one function
@@ -111,7 +137,10 @@ class _Dims:
                     dims.union(op.result, keys[axis])
             elif isinstance(op, cf.AssertOp) and op.parent_block() is block:
                 compare = op.arg.owner
-                if isinstance(compare, arith.CmpiOp) and compare.predicate.value.data == 0:
+                if (
+                    isinstance(compare, arith.CmpiOp)
+                    and compare.predicate.value.data == 0
+                ):
                     dims.union(compare.lhs, compare.rhs)
         return dims
 
@@ -374,7 +403,9 @@ def _update_arguments(function: func.FuncOp, dims: _Dims) -> None:
     block = function.body.block
     for result, arg in sorted(_donated(function).items()):
         returned = _returned(block)
-        if result >= len(returned) or not isinstance(returned[result].owner, memref.AllocOp):
+        if result >= len(returned) or not isinstance(
+            returned[result].owner, memref.AllocOp
+        ):
             continue
         fresh = returned[result]
         if returned.count(fresh) != 1:

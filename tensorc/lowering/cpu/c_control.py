@@ -92,8 +92,10 @@ class ControlEmitter(EmitterBase):
         """A threaded reduction (see the module docstring)."""
         lower, upper, step = (self._expr(v) for v in (op.lb, op.ub, op.step))
         count, chunks, chunk = (self._fresh(n) for n in ("n", "chunks", "chunk"))
-        trip = f"{upper} - {lower}" if step == "1" else (
-            f"({upper} - {lower} + {step} - 1) / {step}"
+        trip = (
+            f"{upper} - {lower}"
+            if step == "1"
+            else (f"({upper} - {lower} + {step} - 1) / {step}")
         )
         types = [self.scalar_type(a.type).value for a in op.body.block.args[1:]]
         parts = [self._fresh(f"{name}_part") for name in carried]
@@ -110,9 +112,7 @@ class ControlEmitter(EmitterBase):
                 f"TC_OMP(omp parallel for if(parallel: tensorc_threads && {chunks} > 1)"
                 " schedule(static))"
             )
-            self._line(
-                f"for (int64_t {chunk} = 0; {chunk} < {chunks}; ++{chunk}) {{"
-            )
+            self._line(f"for (int64_t {chunk} = 0; {chunk} < {chunks}; ++{chunk}) {{")
             with self.indented():
                 self._emit_chunk(op, plan, (count, chunks, chunk), parts, types)
             self._line("}")

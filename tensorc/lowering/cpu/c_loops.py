@@ -101,7 +101,9 @@ def _reduction_for(op: Operation) -> Reduction | None:
         clause, identity = _OPERATOR_REDUCTIONS[type(op)]
         bits = ctype.bits
         limits = {"min": f"INT{bits}_MIN", "max": f"INT{bits}_MAX"}
-        return Reduction(op, clause, f"({ctype.value})({identity.format(**limits)})", None)
+        return Reduction(
+            op, clause, f"({ctype.value})({identity.format(**limits)})", None
+        )
     if type(op) in _DECLARED_REDUCTIONS:
         identity = f"({ctype.value})({_DECLARED_REDUCTIONS[type(op)]})"
         name = f"tc_reduce_{op.name.split('.')[1]}_{ctype.suffix}"
@@ -212,7 +214,9 @@ def plan_loops(root: Operation) -> dict[scf.ForOp, LoopPlan]:
     return plans
 
 
-def _plan(loop: scf.ForOp, threaded_above: bool, plans: dict[scf.ForOp, LoopPlan]) -> None:
+def _plan(
+    loop: scf.ForOp, threaded_above: bool, plans: dict[scf.ForOp, LoopPlan]
+) -> None:
     children = list(_child_loops(loop))
     reductions = _reductions(loop)
     independent = reductions is not None and _independent_memory(loop)

@@ -124,7 +124,9 @@ class MemrefEmitter(EmitterBase):
         if isinstance(owner, memref.AllocOp) and slot_of(owner) is not None:
             return  # the slot keeps its storage for the next call
         if op.memref not in self._allocs:
-            raise LoweringError(f"memref.dealloc of a value not allocated here{where(op)}")
+            raise LoweringError(
+                f"memref.dealloc of a value not allocated here{where(op)}"
+            )
         name = self._memrefs[op.memref].data
         self._line(f"free({name});")
         self._line(f"{name} = NULL;")
@@ -201,7 +203,9 @@ class MemrefEmitter(EmitterBase):
     def _emit_copy(self, op: memref.CopyOp) -> None:
         source, target = self._view(op.source), self._view(op.destination)
         if target.readonly or len(source.dims) != len(target.dims):
-            raise LoweringError(f"memref.copy into a constant or another rank{where(op)}")
+            raise LoweringError(
+                f"memref.copy into a constant or another rank{where(op)}"
+            )
         count = self._element_count(source)
         element = f"sizeof({source.element.storage})"
         self._line(f"memcpy({target.data}, {source.data}, {count} * {element});")
