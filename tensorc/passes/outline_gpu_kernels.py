@@ -34,7 +34,7 @@ What runs how (tensorc/lowering/gpu/plans.py decides per nest):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, cf, func, gpu, memref, scf
@@ -56,18 +56,18 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from tensorc.errors import LoweringError
-from tensorc.lowering.gpu import kernels, reduce
+from tensorc.lowering.cpu import c_prelude
+from tensorc.lowering.gpu import grouping, kernels, reduce
+from tensorc.lowering.gpu.checks import check_reduction
+from tensorc.lowering.gpu.grouping import Group, Item
 from tensorc.lowering.gpu.kernel_builder import HostIndex, KernelBuilder
-from tensorc.lowering.gpu.loops import accesses, base_buffer, external_operands
+from tensorc.lowering.gpu.loops import base_buffer
 from tensorc.lowering.gpu.plans import (
     MapPlan,
-    MemoryReducePlan,
-    Plan,
     ReducePlan,
     SerialPlan,
-    ivs_of,
-    perfect_prefix,
     plan_nest,
+    stage,
     ubs_of,
 )
 from tensorc.lowering.gpu.target import DEFAULT_TARGET, GpuTarget
@@ -86,36 +86,12 @@ def storage_type(t: Attribute) -> Attribute:
     return i64 if isinstance(t, IndexType) else t
 
 
-@dataclass
-class Item:
-    """A top-level op that becomes (part of) a kernel."""
-
-    op: Operation
-    plan: Plan | str
-    """A nest's plan, or "gemm", "scalar", "copy"."""
-
-
-@dataclass
-class Group:
-    """Items emitted as one launch (or one two-kernel reduction)."""
-
-    items: list[Item]
-    moved: list[Operation] = field(default_factory=list)
-    written: set[SSAValue] = field(default_factory=set)
-
-    @property
-    def first(self) -> Plan | str:
-        return self.items[0].plan
-
-    @property
-    def last(self) -> Operation:
-        return self.items[-1].op
-
-
 class FunctionOutliner:
     """Outlines the kernels of one host function (module docstring)."""
 
-    def __init__(self, fn: func.FuncOp, kernels_module: gpu.ModuleOp, target: GpuTarget):
+    def __init__(
+        self, fn: func.FuncOp, kernels_module: gpu.ModuleOp, target: GpuTarget
+    ):
         self.block = fn.body.block
         self.symbol = fn.sym_name.data
         self.kernels = kernels_module
@@ -135,14 +111,12 @@ class FunctionOutliner:
         for item in self._items():
             if isinstance(item, Operation):
                 between.append(item)
-                continue
-            if groups and self._accepts(groups[-1], item, between):
-                groups[-1].items.append(item)
-                groups[-1].moved += [op for op in between if isinstance(op, memref.DeallocOp)]
+            elif groups and grouping.joins(groups[-1], item, between, self.is_device):
+                groups[-1].add(item, between)
+                between = []
             else:
-                groups.append(Group([item]))
-            groups[-1].written |= _written(item.op)
-            between = []
+                groups.append(grouping.start(item))
+                between = []
         for group in groups:
             self._emit(group)
         self._erase_device_ops()
@@ -153,7 +127,9 @@ class FunctionOutliner:
         for op in self.block.ops:
             device_operand = any(v in self.device for v in op.operands)
             if isinstance(op, memref.LoadOp):
-                readable = op.memref.type.get_num_dims() == 0 and is_integer(op.res.type)
+                readable = op.memref.type.get_num_dims() == 0 and is_integer(
+                    op.res.type
+                )
                 if device_operand or not readable:
                     self.device.add(op.res)
             elif op.dialect_name() in ("arith", "math"):
@@ -178,7 +154,7 @@ class FunctionOutliner:
                         _set_operand(loop, 1, self._readback(loop.ub, op))
                 self._hoist_checks(op)
                 items.append(Item(op, plan_nest(op)))
-            elif isinstance(op, func.CallOp):
+            elif isinstance(op, func.CallOp) and _is_gemm(op):
                 for index, value in enumerate(op.operands):
                     if value in self.device and is_integer(value.type):
                         _set_operand(op, index, self._readback(value, op))
@@ -194,49 +170,6 @@ class FunctionOutliner:
                 items.append(op)
         return items
 
-    def _accepts(self, group: Group, item: Item, between: list[Operation]) -> bool:
-        for op in between:
-            if isinstance(op, gpu.LaunchFuncOp):
-                return False
-            if isinstance(op, memref.LoadOp) and base_buffer(op.memref) in group.written:
-                return False
-        first = group.first
-        if item.plan == "scalar":
-            if isinstance(first, ReducePlan) and not first.loops:
-                # the tail of a full reduction: nothing in between may use its results
-                results = set(group.items[0].op.results)
-                return not any(v in results for op in between for v in op.operands)
-            return first == "scalar"
-        if not isinstance(first, ReducePlan | MemoryReducePlan):
-            return False
-        return bool(_leading_rows(first)) and self._joins_rows(group, item)
-
-    def _joins_rows(self, group: Group, item: Item) -> bool:
-        """Same rows, leading loops, every shared buffer accessed within the row."""
-        plan = item.plan
-        rows = _leading_rows(group.first)  # type: ignore[arg-type]
-        assert rows
-        if not isinstance(plan, MapPlan | ReducePlan | MemoryReducePlan):
-            return False
-        if not _leading_rows(plan) or len(plan.loops) < len(rows):
-            return False
-        if ubs_of(plan.loops[: len(rows)]) != ubs_of(rows):
-            return False
-        if any(_reads_device(self, v, group.written) for v in external_operands(item.op)):
-            return False
-        members = [*group.items, item]
-        touched: dict[SSAValue, list[tuple[object, ...]]] = {}
-        for member in members:
-            leading = tuple(ivs_of(member.plan.loops[: len(rows)]))  # type: ignore
-            for access in accesses(member.op):
-                row_local = access.indices[: len(leading)] == leading
-                touched.setdefault(access.buffer, []).append((id(member), access.writes, row_local))
-        for entries in touched.values():
-            if len({e[0] for e in entries}) > 1 and any(e[1] for e in entries):
-                if not all(e[2] for e in entries):
-                    return False
-        return True
-
     # ---- emission ------------------------------------------------------------------
 
     def _kernel(self, kind: str, block: tuple[int, int, int]) -> KernelBuilder:
@@ -244,7 +177,9 @@ class FunctionOutliner:
         self.count += 1
         return KernelBuilder(name, kind, block, self.block, self.is_device)
 
-    def _launch(self, kb: KernelBuilder, grid: list[SSAValue], before: Operation) -> None:
+    def _launch(
+        self, kb: KernelBuilder, grid: list[SSAValue], before: Operation
+    ) -> None:
         self.kernels.body.block.add_op(kb.finish())
         block = [self.host.index(size) for size in kb.block_size]
         while len(grid) < 3:
@@ -258,7 +193,9 @@ class FunctionOutliner:
         )
         Rewriter.insert_op(launch, InsertPoint.before(before))
 
-    def _grid(self, count: SSAValue, per_block: int, cap: int, before: Operation) -> SSAValue:
+    def _grid(
+        self, count: SSAValue, per_block: int, cap: int, before: Operation
+    ) -> SSAValue:
         host = self.host.before(before)
         return host.clamp(host.ceildiv(count, per_block), 1, cap)
 
@@ -287,14 +224,21 @@ class FunctionOutliner:
     def _emit_map(self, plan: MapPlan) -> None:
         block = self.target.block_size
         kb = self._kernel("elementwise", (block, 1, 1))
-        kernels.grid_stride(kb, ubs_of(plan.loops), lambda k, c: plan.emit_body(k, {}, c), block)
+        kernels.grid_stride(
+            kb, ubs_of(plan.loops), lambda k, c: plan.emit_body(k, {}, c), block
+        )
         count = self.host.before(plan.root).product(ubs_of(plan.loops))
-        self._launch(kb, [self._grid(count, block, self.target.max_grid_blocks, plan.root)], plan.root)
+        self._launch(
+            kb,
+            [self._grid(count, block, self.target.max_grid_blocks, plan.root)],
+            plan.root,
+        )
 
     def _emit_serial(self, plan: SerialPlan) -> None:
         REMARKS.warning(
             "tc-outline-gpu-kernels: a loop nest of @%s runs in one GPU thread: %s",
-            self.symbol, plan.reason,
+            self.symbol,
+            plan.reason,
         )
         kb = self._kernel("serial", (1, 1, 1))
         kb.clone(plan.root, {}, None)
@@ -307,42 +251,14 @@ class FunctionOutliner:
         self._launch(kb, [], before)
 
     def _emit_rows(self, group: Group) -> None:
-        rows = _rows(group.first)  # type: ignore[arg-type]
-        assert rows is not None
+        rows = grouping.rows_of(group.first)  # type: ignore[arg-type]
         block = self.target.block_size
-        stages = [self._stage(item.plan, len(rows)) for item in group.items]  # type: ignore
+        stages = [stage(item.plan, len(rows), block) for item in group.items]  # type: ignore
         kb = self._kernel("reduce_rows", (block, 1, 1))
         reduce.row_kernel(kb, ubs_of(rows), stages)
         count = self.host.before(group.last).product(ubs_of(rows))
         grid = self.host.clamp(count, 1, self.target.max_grid_blocks)
         self._launch(kb, [grid], group.last)
-
-    def _stage(self, plan: Plan, rank: int) -> reduce.Stage:
-        block = self.target.block_size
-        if isinstance(plan, MapPlan):
-            leading = ivs_of(plan.loops[:rank])
-
-            def body(kb: KernelBuilder, rows: reduce.Values, coords: reduce.Values) -> None:
-                plan.emit_body(kb, dict(zip(leading, rows, strict=True)), coords)
-
-            return reduce.map_stage(ubs_of(plan.loops[rank:]), body, block)
-        if isinstance(plan, MemoryReducePlan):
-            row_ivs = ivs_of(plan.rows)
-
-            def memory_stage(kb: KernelBuilder, rows: reduce.Values) -> None:
-                red = plan.reduction(dict(zip(row_ivs, rows, strict=True)))
-                reduce.block_reduce(kb, red, rows, block)
-
-            return memory_stage
-        assert isinstance(plan, ReducePlan)
-        leading = ivs_of(plan.loops)
-
-        def register_stage(kb: KernelBuilder, rows: reduce.Values) -> None:
-            mapper = dict(zip(leading, rows, strict=True))
-            kb.clone_ops(plan.pre, mapper)
-            reduce.block_reduce(kb, plan.reduction(mapper, {}), rows, block)
-
-        return register_stage
 
     def _emit_full_reduction(self, plan: ReducePlan, tail: list[Operation]) -> None:
         """Two kernels; the scalar statements that follow the loop run at the end
@@ -353,7 +269,9 @@ class FunctionOutliner:
         spills = [self._alloc(storage_type(r.type), [], root) for r in root.results]
         fold = red.finish
 
-        def finish(kb: KernelBuilder, rows: reduce.Values, totals: reduce.Values) -> None:
+        def finish(
+            kb: KernelBuilder, rows: reduce.Values, totals: reduce.Values
+        ) -> None:
             fold(kb, rows, totals)
             for result, spill in zip(root.results, spills, strict=True):
                 value = reduce.to_storage(kb, results[result])
@@ -380,42 +298,20 @@ class FunctionOutliner:
         reduce.final_pass(second, red, partials, blocks, block)
         self._launch(second, [], before)
         for partial in partials:
-            Rewriter.insert_op(memref.DeallocOp.get(partial), InsertPoint.before(before))
+            Rewriter.insert_op(
+                memref.DeallocOp.get(partial), InsertPoint.before(before)
+            )
 
     def _hoist_checks(self, root: scf.ForOp) -> None:
-        """Each `cf.assert` in the nest becomes an `and` reduction over the nest run
-        before it; the host asserts the result (module docstring)."""
+        """Each `cf.assert` in the nest becomes an `and` reduction run before it,
+        asserted by the host (tensorc/lowering/gpu/checks.py)."""
         for check in [op for op in root.walk() if isinstance(op, cf.AssertOp)]:
-            red, flag = self._check_reduction(root, check)
-            self._two_pass(red, "check", root)
+            flag = self._alloc(IntegerType(1), [], root)
+            self._two_pass(check_reduction(root, check, flag), "check", root)
             ok = self._host_load(flag, IntegerType(1), root)
-            Rewriter.insert_op(cf.AssertOp(ok, check.msg.data), InsertPoint.before(root))
+            assertion = cf.AssertOp(ok, check.msg.data)
+            Rewriter.insert_op(assertion, InsertPoint.before(root))
             Rewriter.erase_op(check)
-
-    def _check_reduction(self, root: scf.ForOp, check: cf.AssertOp) -> tuple[reduce.Reduction, SSAValue]:
-        loops = perfect_prefix(root)
-        body = loops[-1].body.block if loops else None
-        needed = _check_slice(check.arg, body) if body is check.parent_block() else None
-        if needed is None:
-            raise LoweringError(
-                f"tc-outline-gpu-kernels: cannot check '{check.msg.data}' on the GPU "
-                "(the condition is not computed in the innermost loop of its nest)"
-            )
-        flag = self._alloc(IntegerType(1), [], root)
-        combiner = reduce.Combiner([arith.AndIOp])
-        ivs = ivs_of(loops)
-
-        def step(kb: KernelBuilder, rows: reduce.Values, coords: reduce.Values, accs: reduce.Values) -> reduce.Values:
-            mapper = dict(zip(ivs, coords, strict=True))
-            kb.clone_ops(needed, mapper)
-            cond = mapper.get(check.arg) or kb.capture(check.arg)
-            return combiner.combine(kb, accs, [cond])
-
-        def finish(kb: KernelBuilder, rows: reduce.Values, totals: reduce.Values) -> None:
-            kb.builder.insert(memref.StoreOp.get(totals[0], kb.capture(flag), []))
-
-        red = reduce.Reduction([IntegerType(1)], ubs_of(loops), combiner, lambda kb: [], step, finish)
-        return red, flag
 
     def _emit_gemm(self, call: func.CallOp) -> None:
         tile = self.target.tile
@@ -424,26 +320,39 @@ class FunctionOutliner:
         kernels.tiled_matmul(kb, list(call.arguments), element, tile)
         m, n = call.arguments[3], call.arguments[4]
         cap = self.target.max_grid_blocks
-        self._launch(kb, [self._grid(n, tile, cap, call), self._grid(m, tile, cap, call)], call)
+        self._launch(
+            kb, [self._grid(n, tile, cap, call), self._grid(m, tile, cap, call)], call
+        )
 
     def _emit_copy(self, copy: memref.CopyOp) -> None:
         rank = copy.source.type.get_num_dims()  # type: ignore[union-attr]
         host = self.host.before(copy)
-        dims = [host.emit(memref.DimOp.from_source_and_index(copy.source, host.index(a))) for a in range(rank)]
+        dims = [
+            host.emit(memref.DimOp.from_source_and_index(copy.source, host.index(a)))
+            for a in range(rank)
+        ]
         block = self.target.block_size
         kb = self._kernel("copy", (block, 1, 1))
 
         def body(k: KernelBuilder, coords: reduce.Values) -> None:
-            value = k.builder.insert(memref.LoadOp.get(k.capture(copy.source), coords)).res
-            k.builder.insert(memref.StoreOp.get(value, k.capture(copy.destination), coords))
+            value = k.builder.insert(
+                memref.LoadOp.get(k.capture(copy.source), coords)
+            ).res
+            k.builder.insert(
+                memref.StoreOp.get(value, k.capture(copy.destination), coords)
+            )
 
         kernels.grid_stride(kb, dims, body, block)
         count = host.product(dims)
-        self._launch(kb, [self._grid(count, block, self.target.max_grid_blocks, copy)], copy)
+        self._launch(
+            kb, [self._grid(count, block, self.target.max_grid_blocks, copy)], copy
+        )
 
     # ---- host values -------------------------------------------------------------
 
-    def _alloc(self, element: Attribute, sizes: list[SSAValue], before: Operation) -> SSAValue:
+    def _alloc(
+        self, element: Attribute, sizes: list[SSAValue], before: Operation
+    ) -> SSAValue:
         shape = [DYNAMIC_INDEX] * len(sizes)
         alloc = memref.AllocOp(sizes, [], MemRefType(element, shape))
         Rewriter.insert_op(alloc, InsertPoint.before(before))
@@ -501,6 +410,10 @@ class FunctionOutliner:
             )
 
 
+def _is_gemm(call: func.CallOp) -> bool:
+    return call.callee.string_value() in c_prelude.GEMM_FUNCTIONS
+
+
 def _set_operand(op: Operation, index: int, value: SSAValue) -> None:
     operands = list(op.operands)
     operands[index] = value
@@ -519,58 +432,6 @@ def _host_load(op: Operation) -> bool:
         and op.memref.type.get_num_dims() == 0  # type: ignore[union-attr]
         and is_integer(op.res.type)
     )
-
-
-def _rows(plan: Plan) -> list[scf.ForOp]:
-    """The loops a row kernel gives each block one iteration of."""
-    if isinstance(plan, MemoryReducePlan):
-        return plan.rows
-    assert isinstance(plan, ReducePlan | MapPlan)
-    return plan.loops
-
-
-def _leading_rows(plan: Plan | str) -> list[scf.ForOp] | None:
-    """The rows of a plan that can share a row kernel: its leading loops."""
-    if isinstance(plan, ReducePlan | MapPlan):
-        return plan.loops or None
-    if isinstance(plan, MemoryReducePlan) and plan.rows == plan.loops[: len(plan.rows)]:
-        return plan.rows or None
-    return None
-
-
-def _written(op: Operation) -> set[SSAValue]:
-    return {a.buffer for a in accesses(op) if a.writes}
-
-
-def _reads_device(outliner: FunctionOutliner, value: SSAValue, written: set[SSAValue]) -> bool:
-    """Whether the device scalar `value` (recomputed at kernel start) reads one of
-    the `written` buffers."""
-    pending, seen = [value], set()
-    while pending:
-        v = pending.pop()
-        if v in seen or not outliner.is_device(v) or not isinstance(v.owner, Operation):
-            continue
-        seen.add(v)
-        if isinstance(v.owner, memref.LoadOp) and base_buffer(v.owner.memref) in written:
-            return True
-        pending.extend(v.owner.operands)
-    return False
-
-
-def _check_slice(cond: SSAValue, block: Block) -> list[Operation] | None:
-    """Ops of `block` computing `cond` (scalar ops and loads), in block order."""
-    needed: set[Operation] = set()
-    pending = [cond]
-    while pending:
-        owner = pending.pop().owner
-        if not isinstance(owner, Operation) or owner.parent_block() is not block:
-            continue
-        if owner.dialect_name() not in ("arith", "math") and not isinstance(owner, memref.LoadOp):
-            return None
-        if owner not in needed:
-            needed.add(owner)
-            pending.extend(owner.operands)
-    return [op for op in block.ops if op in needed]
 
 
 def _kernel_module(module: ModuleOp) -> gpu.ModuleOp:
@@ -602,4 +463,3 @@ class OutlineGpuKernelsPass(ModulePass):
         for fn in list(op.ops):
             if isinstance(fn, func.FuncOp) and fn.is_declaration:
                 Rewriter.erase_op(fn)
-

@@ -42,10 +42,15 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.rewriter import Rewriter
 
 from tensorc.dialects import tck
-from tensorc.lowering.gpu.target import DEFAULT_TARGET, GpuTarget, buffer_bytes, shared_layout
+from tensorc.lowering.gpu.target import (
+    DEFAULT_TARGET,
+    GpuTarget,
+    buffer_bytes,
+    shared_layout,
+)
 
 REMARKS = logging.getLogger("tensorc.gpu")
 
@@ -64,7 +69,9 @@ class Intermediate:
     def local_type(self) -> MemRefType:
         t = self.arg.type
         assert isinstance(t, MemRefType)
-        return MemRefType(t.element_type, t.get_shape()[self.leading :], memory_space=tck.SHARED)
+        return MemRefType(
+            t.element_type, t.get_shape()[self.leading :], memory_space=tck.SHARED
+        )
 
 
 def _launches(module: ModuleOp) -> dict[str, list[gpu.LaunchFuncOp]]:
@@ -109,14 +116,19 @@ def _thread_varying(value: SSAValue) -> bool:
             return True
         if isinstance(owner, Block):
             parent = owner.parent_op()
-            if isinstance(parent, scf.ForOp) and tck.BLOCK_LOOP not in parent.attributes:
+            if (
+                isinstance(parent, scf.ForOp)
+                and tck.BLOCK_LOOP not in parent.attributes
+            ):
                 return True
             continue
         pending.extend(owner.operands)
     return False
 
 
-def _intermediate(arg: BlockArgument, launch: gpu.LaunchFuncOp, index: int) -> Intermediate | None:
+def _intermediate(
+    arg: BlockArgument, launch: gpu.LaunchFuncOp, index: int
+) -> Intermediate | None:
     t = arg.type
     if not isinstance(t, MemRefType) or tck.memory_space(t) is not None:
         return None
@@ -139,7 +151,10 @@ def _intermediate(arg: BlockArgument, launch: gpu.LaunchFuncOp, index: int) -> I
         return None
     (loop,) = loops
     shape = t.get_shape()
-    leading = max((axis + 1 for axis, size in enumerate(shape) if size == DYNAMIC_INDEX), default=0)
+    leading = max(
+        (axis + 1 for axis, size in enumerate(shape) if size == DYNAMIC_INDEX),
+        default=0,
+    )
     prefixes = {tuple(user.indices[:leading]) for user in users}
     if len(prefixes) != 1:
         return None
@@ -147,7 +162,9 @@ def _intermediate(arg: BlockArgument, launch: gpu.LaunchFuncOp, index: int) -> I
     body = loop.body.block  # type: ignore[union-attr]
     for value in prefix:
         owner = value.owner
-        defined_here = (owner is body) or (isinstance(owner, Operation) and owner.parent_block() is body)
+        defined_here = (owner is body) or (
+            isinstance(owner, Operation) and owner.parent_block() is body
+        )
         if not defined_here or _thread_varying(value):
             return None
     return Intermediate(arg, alloc, loop, leading)  # type: ignore[arg-type]
@@ -156,7 +173,13 @@ def _intermediate(arg: BlockArgument, launch: gpu.LaunchFuncOp, index: int) -> I
 class KernelPlacement:
     """Places the block-scoped buffers of one kernel (module docstring)."""
 
-    def __init__(self, kernel: gpu.FuncOp, launches: list[gpu.LaunchFuncOp], budget: int, target: GpuTarget):
+    def __init__(
+        self,
+        kernel: gpu.FuncOp,
+        launches: list[gpu.LaunchFuncOp],
+        budget: int,
+        target: GpuTarget,
+    ):
         self.kernel = kernel
         self.launches = launches
         self.budget = budget
@@ -206,8 +229,12 @@ class KernelPlacement:
             "tc-promote-shared: kernel @%s: %s of type %s (%d bytes) does not fit in "
             "the %d bytes of shared memory per block (%d used); it stays in global "
             "memory",
-            self.name, what, MemRefType(t.element_type, t.get_shape()), buffer_bytes(t),
-            self.budget, used,
+            self.name,
+            what,
+            MemRefType(t.element_type, t.get_shape()),
+            buffer_bytes(t),
+            self.budget,
+            used,
         )
 
     def _to_global_copies(self, alloc: memref.AllocOp) -> None:
@@ -228,7 +255,9 @@ class KernelPlacement:
                 _replace(user, memref.StoreOp.get(user.value, arg, indices))
         Rewriter.erase_op(alloc)
         _update_signature(self.kernel)
-        self.launches = [_add_global_copy(launch, per_block) for launch in self.launches]
+        self.launches = [
+            _add_global_copy(launch, per_block) for launch in self.launches
+        ]
 
     def _promote_intermediates(self) -> None:
         index = 0
@@ -298,7 +327,11 @@ def _update_signature(kernel: gpu.FuncOp) -> None:
 
 def _linear_block_id(entry: Block, before: Operation) -> SSAValue:
     """bid.x + gdim.x * (bid.y + gdim.y * bid.z), computed at the kernel's start."""
-    dims = {"x": gpu.DimensionEnum.X, "y": gpu.DimensionEnum.Y, "z": gpu.DimensionEnum.Z}
+    dims = {
+        "x": gpu.DimensionEnum.X,
+        "y": gpu.DimensionEnum.Y,
+        "z": gpu.DimensionEnum.Z,
+    }
     ops: list[Operation] = []
     ids = [gpu.BlockIdOp(gpu.DimensionAttr(dims[d])) for d in "xyz"]
     sizes = [gpu.GridDimOp(gpu.DimensionAttr(dims[d])) for d in "xy"]
@@ -315,7 +348,9 @@ def _linear_block_id(entry: Block, before: Operation) -> SSAValue:
     return linear.result
 
 
-def _add_global_copy(launch: gpu.LaunchFuncOp, per_block: MemRefType) -> gpu.LaunchFuncOp:
+def _add_global_copy(
+    launch: gpu.LaunchFuncOp, per_block: MemRefType
+) -> gpu.LaunchFuncOp:
     """Host side of a fallback: one copy per block, allocated around the launch."""
     block = launch.parent_block()
     assert block is not None
@@ -356,4 +391,6 @@ class PromoteSharedPass(ModulePass):
         for kernel in op.walk():
             if isinstance(kernel, gpu.FuncOp) and kernel.kernel is not None:
                 name = kernel.sym_name.data
-                KernelPlacement(kernel, launches.get(name, []), self.shared_bytes, DEFAULT_TARGET).run()
+                KernelPlacement(
+                    kernel, launches.get(name, []), self.shared_bytes, DEFAULT_TARGET
+                ).run()

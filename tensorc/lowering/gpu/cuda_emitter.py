@@ -149,7 +149,12 @@ class CudaEmitter(CEmitter):
         self.kernel_names.append(name)
         parameters = self._bind_parameters(op)
         threads = _block_threads(op)
-        bounds = f"__launch_bounds__({threads}) " if threads else ""
+        bounds = ""
+        if threads:
+            # at least this many blocks fit an SM: a 64-register budget per thread
+            # (the bare bound lets ptxas squeeze some kernels into 32 and spill)
+            blocks = min(max(DEFAULT_TARGET.max_threads_per_block // threads, 1), 16)
+            bounds = f"__launch_bounds__({threads}, {blocks}) "
         self._line("")
         self._line(f'extern "C" __global__ void {bounds}{name}(')
         self._line("    " + ",\n    ".join(parameters) + ") {" if parameters else ") {")
@@ -273,7 +278,11 @@ class CudaEmitter(CEmitter):
     def _emit_scalar(self, op: Operation) -> None:
         sign = _WRAPPING.get(type(op))
         t = op.results[0].type if op.results else None
-        if sign is None or not isinstance(t, IntegerType) or t.width.data not in (32, 64):
+        if (
+            sign is None
+            or not isinstance(t, IntegerType)
+            or t.width.data not in (32, 64)
+        ):
             super()._emit_scalar(op)
             return
         if not op.results[0].uses:
@@ -286,9 +295,9 @@ class CudaEmitter(CEmitter):
         )
 
     def memref_type(self, t: Attribute, op: Operation | None = None) -> MemRefType:
-        if isinstance(t, MemRefType) and tck.memory_space(t) is not None:
-            if isinstance(t.layout, NoneAttr):
-                return t
+        spaced = isinstance(t, MemRefType) and tck.memory_space(t) is not None
+        if spaced and isinstance(t.layout, NoneAttr):  # type: ignore[union-attr]
+            return t  # type: ignore[return-value]
         return super().memref_type(t, op)
 
     def memref_declaration(self, t: MemRefType, name: str) -> str:

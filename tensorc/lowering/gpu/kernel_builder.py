@@ -2,11 +2,10 @@
 
 `KernelBuilder` assembles one `gpu.func` from pieces of a host function. Ops are
 cloned into the kernel with `clone`; every value they use from the host function
-is *captured*: constants and `memref.get_global` are re-created in the kernel,
-device scalars (float arithmetic, loads of device memory) are recomputed in the
-kernel from their own captured operands, and every other host value (memrefs,
-index and integer scalars) becomes a kernel argument, passed by the launch in
-the order of `args`.
+is *captured*: constants are re-created in the kernel, device scalars (float
+arithmetic, loads of device memory) are recomputed in the kernel from their own
+captured operands, and every other host value (memrefs, index and integer
+scalars) becomes a kernel argument, passed by the launch in the order of `args`.
 """
 
 from __future__ import annotations
@@ -87,7 +86,9 @@ class IndexMath:
         if cx is not None:
             return self.index(min(max(cx, low), high))
         return self.emit(
-            arith.MinUIOp(self.emit(arith.MaxUIOp(x, self.index(low))), self.index(high))
+            arith.MinUIOp(
+                self.emit(arith.MaxUIOp(x, self.index(low))), self.index(high)
+            )
         )
 
     def delinearize(self, linear: SSAValue, dims: Sequence[SSAValue]) -> list[SSAValue]:
@@ -114,9 +115,11 @@ class HostIndex(IndexMath):
         self.block = block
         self._constants: dict[int, SSAValue] = {}
         for op in block.ops:
-            value = constant_int(op.results[0]) if op.results else None
-            if isinstance(op, arith.ConstantOp) and value is not None:
-                if isinstance(op.result.type, IndexType):
+            if isinstance(op, arith.ConstantOp) and isinstance(
+                op.result.type, IndexType
+            ):
+                value = constant_int(op.result)
+                if value is not None:
                     self._constants.setdefault(value, op.result)
         super().__init__(Builder(InsertPoint.at_start(block)), self._constant)
 
@@ -180,6 +183,11 @@ class KernelBuilder(IndexMath):
         elif isinstance(owner, arith.ConstantOp) or (
             isinstance(owner, Operation) and self.is_device(value)
         ):
+            if owner.regions:
+                raise LoweringError(
+                    f"kernel @{self.name} uses a result of {owner.name} before the "
+                    "loop itself was moved to the GPU"
+                )
             mapper = {v: self.capture(v) for v in external_operands(owner)}
             clone = self._prologue(owner.clone(value_mapper=mapper))
             found = clone.results[list(owner.results).index(value)]
@@ -261,12 +269,13 @@ class KernelBuilder(IndexMath):
     def grid_dim(self, dim: str = "x") -> SSAValue:
         return self._id(gpu.GridDimOp, dim)  # type: ignore[arg-type]
 
-    def barrier(self, builder: Builder | None = None) -> None:
-        (builder or self.builder).insert(gpu.BarrierOp())
+    def barrier(self) -> None:
+        self.builder.insert(gpu.BarrierOp())
 
-    def block_scoped(self, t: memref.MemRefType) -> SSAValue:
+    def block_scoped(self, t: memref.MemRefType, name: str) -> SSAValue:
         """A scratch buffer each thread block owns (placement: tc-promote-shared)."""
         alloc = memref.AllocOp([], [], tck.in_space(t, tck.GLOBAL))
+        alloc.memref.name_hint = name
         return self._prologue(alloc).results[0]
 
     # ---- loops ---------------------------------------------------------------------
@@ -314,4 +323,3 @@ class KernelBuilder(IndexMath):
         )
         kernel.attributes[tck.KIND] = StringAttr(self.kind)
         return kernel
-

@@ -5,6 +5,7 @@ grid-stride loops for elementwise nests and the shared-memory tiled matrix produ
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, memref, scf
@@ -82,61 +83,104 @@ def _operand_index(
     return [first, second]
 
 
+@dataclass(frozen=True)
+class Gemm:
+    """The gemm runtime call's operands inside a kernel, and its tiling."""
+
+    a: SSAValue
+    b: SSAValue
+    c: SSAValue
+    m: SSAValue
+    n: SSAValue
+    k: SSAValue
+    trans_a: SSAValue
+    trans_b: SSAValue
+    element: Attribute
+    tile: int
+
+
 def tiled_matmul(
-    kb: KernelBuilder,
-    operands: Sequence[SSAValue],
-    element: Attribute,
-    tile: int,
+    kb: KernelBuilder, operands: Sequence[SSAValue], element: Attribute, tile: int
 ) -> None:
     """C[M,N] = op(A)[M,K] @ op(B)[K,N] (the gemm runtime call's operands: A, B,
-    C, M, N, K, transA, transB). Thread (ty, tx) of a tile x tile block computes
-    one element of C; per step of K the block stages a tile of A and of B in two
-    block-scoped buffers, with a barrier before and after using them."""
-    a, b, c, m, n, k, trans_a, trans_b = (kb.capture(v) for v in operands)
+    C, M, N, K, transA, transB). Blocks stride over the tiles of C; thread (ty, tx)
+    of a tile x tile block computes one element, folding K a tile at a time."""
+    gemm = Gemm(*(kb.capture(v) for v in operands), element, tile)  # type: ignore
     tiles = MemRefType(element, [tile, tile])
-    a_tile, b_tile = kb.block_scoped(tiles), kb.block_scoped(tiles)
-    tx, ty = kb.thread_id("x"), kb.thread_id("y")
-    size = kb.index(tile)
-    rows, _ = kb.for_loop(kb.block_id("y"), kb.ceildiv(m, tile), kb.grid_dim("y"), block_uniform=True)
-    with kb.at(Builder(InsertPoint.at_end(rows.body.block))):
-        cols, _ = kb.for_loop(kb.block_id("x"), kb.ceildiv(n, tile), kb.grid_dim("x"), block_uniform=True)
-        with kb.at(Builder(InsertPoint.at_end(cols.body.block))):
-            row = kb.add(kb.mul(rows.body.block.args[0], size), ty)
-            col = kb.add(kb.mul(cols.body.block.args[0], size), tx)
+    staged = (kb.block_scoped(tiles, "a_tile"), kb.block_scoped(tiles, "b_tile"))
+    rows, in_rows = kb.for_loop(
+        kb.block_id("y"), kb.ceildiv(gemm.m, tile), kb.grid_dim("y"), block_uniform=True
+    )
+    with kb.at(in_rows):
+        cols, in_cols = kb.for_loop(
+            kb.block_id("x"),
+            kb.ceildiv(gemm.n, tile),
+            kb.grid_dim("x"),
+            block_uniform=True,
+        )
+        with kb.at(in_cols):
+            row = kb.add(
+                kb.mul(rows.body.block.args[0], kb.index(tile)), kb.thread_id("y")
+            )
+            col = kb.add(
+                kb.mul(cols.body.block.args[0], kb.index(tile)), kb.thread_id("x")
+            )
             steps, body = kb.for_loop(
-                kb.index(0), kb.ceildiv(k, tile), kb.index(1), [_zero(kb, element)],
+                kb.index(0),
+                kb.ceildiv(gemm.k, tile),
+                kb.index(1),
+                [_zero(kb, element)],
                 block_uniform=True,
             )
             with kb.at(body):
-                step, acc = steps.body.block.args
-                offset = kb.mul(step, size)
-                ka, kb_row = kb.add(offset, tx), kb.add(offset, ty)
-                in_a = _both(kb, _below(kb, row, m), _below(kb, ka, k))
-                in_b = _both(kb, _below(kb, kb_row, k), _below(kb, col, n))
-                value_a = _guarded_load(kb, in_a, a, _operand_index(kb, trans_a, row, ka), element)
-                value_b = _guarded_load(kb, in_b, b, _operand_index(kb, trans_b, kb_row, col)[::-1][::-1], element)
-                kb.builder.insert(memref.StoreOp.get(value_a, a_tile, [ty, tx]))
-                kb.builder.insert(memref.StoreOp.get(value_b, b_tile, [ty, tx]))
-                kb.barrier()
-                inner, inner_body = kb.for_loop(kb.index(0), size, kb.index(1), [acc])
-                with kb.at(inner_body):
-                    kk, partial = inner.body.block.args
-                    x = _emit(kb, memref.LoadOp.get(a_tile, [ty, kk]))
-                    y = _emit(kb, memref.LoadOp.get(b_tile, [kk, tx]))
-                    product = _emit(kb, _multiply(element)(x, y))
-                    inner_body.insert(scf.YieldOp(_emit(kb, _add(element)(partial, product))))
-                kb.barrier()
-                body.insert(scf.YieldOp(inner.results[0]))
-            inside = _both(kb, _below(kb, row, m), _below(kb, col, n))
+                body.insert(scf.YieldOp(_tile_step(kb, gemm, staged, row, col, steps)))
+            inside = _both(kb, _below(kb, row, gemm.m), _below(kb, col, gemm.n))
             with kb.at(kb.if_then(inside)):
-                kb.builder.insert(memref.StoreOp.get(steps.results[0], c, [row, col]))
-            cols.body.block.add_op(scf.YieldOp())
-        rows.body.block.add_op(scf.YieldOp())
+                kb.builder.insert(
+                    memref.StoreOp.get(steps.results[0], gemm.c, [row, col])
+                )
+            in_cols.insert(scf.YieldOp())
+        in_rows.insert(scf.YieldOp())
 
 
-def _multiply(t: Attribute) -> type[arith.MulfOp] | type[arith.MuliOp]:
+def _tile_step(
+    kb: KernelBuilder,
+    gemm: Gemm,
+    staged: tuple[SSAValue, SSAValue],
+    row: SSAValue,
+    col: SSAValue,
+    steps: scf.ForOp,
+) -> SSAValue:
+    """One step of K: stage a tile of A and of B (zeros outside the matrices),
+    barrier, fold the tile product into the accumulator, barrier."""
+    step, acc = steps.body.block.args
+    tx, ty, tile = kb.thread_id("x"), kb.thread_id("y"), gemm.tile
+    offset = kb.mul(step, kb.index(tile))
+    ka, kb_row = kb.add(offset, tx), kb.add(offset, ty)
+    in_a = _both(kb, _below(kb, row, gemm.m), _below(kb, ka, gemm.k))
+    in_b = _both(kb, _below(kb, kb_row, gemm.k), _below(kb, col, gemm.n))
+    index_a = _operand_index(kb, gemm.trans_a, row, ka)
+    index_b = _operand_index(kb, gemm.trans_b, kb_row, col)
+    value_a = _guarded_load(kb, in_a, gemm.a, index_a, gemm.element)
+    value_b = _guarded_load(kb, in_b, gemm.b, index_b, gemm.element)
+    a_tile, b_tile = staged
+    kb.builder.insert(memref.StoreOp.get(value_a, a_tile, [ty, tx]))
+    kb.builder.insert(memref.StoreOp.get(value_b, b_tile, [ty, tx]))
+    kb.barrier()
+    inner, inner_body = kb.for_loop(kb.index(0), kb.index(tile), kb.index(1), [acc])
+    with kb.at(inner_body):
+        kk, partial = inner.body.block.args
+        x = _emit(kb, memref.LoadOp.get(a_tile, [ty, kk]))
+        y = _emit(kb, memref.LoadOp.get(b_tile, [kk, tx]))
+        product = _emit(kb, _multiply(gemm.element)(x, y))
+        inner_body.insert(scf.YieldOp(_emit(kb, _add(gemm.element)(partial, product))))
+    kb.barrier()
+    return inner.results[0]
+
+
+def _multiply(t: Attribute) -> type[arith.MulfOp | arith.MuliOp]:
     return arith.MulfOp if tc.is_float(t) else arith.MuliOp
 
 
-def _add(t: Attribute) -> type[arith.AddfOp] | type[arith.AddiOp]:
+def _add(t: Attribute) -> type[arith.AddfOp | arith.AddiOp]:
     return arith.AddfOp if tc.is_float(t) else arith.AddiOp

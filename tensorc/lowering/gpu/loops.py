@@ -179,7 +179,9 @@ def has_unknown_effects(block: Block) -> bool:
     return False
 
 
-def affine_iv(index: SSAValue, ivs: Sequence[SSAValue], root: Operation) -> SSAValue | None:
+def affine_iv(
+    index: SSAValue, ivs: Sequence[SSAValue], root: Operation
+) -> SSAValue | None:
     """The iv if `index` is `iv * c + e` (c a non-zero constant, e invariant in the
     nest rooted at `root`, any of the parts optional), else None."""
     if index in ivs:

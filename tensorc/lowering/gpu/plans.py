@@ -12,7 +12,8 @@
   loops appear in S: the other loops are reduced (sums over leading axes).
 - `SerialPlan`: anything else runs in one thread, in order.
 
-`Plan.stage` / `Plan.reduction` turn a plan into the code builders of reduce.py.
+`stage` and the plans' `reduction` methods turn a plan into the code builders of
+reduce.py.
 """
 
 from __future__ import annotations
@@ -21,15 +22,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from xdsl.dialects import memref, scf
-from xdsl.dialects.builtin import Float32Type, Float64Type, IntegerAttr, IntegerType, i64
+from xdsl.dialects.builtin import (
+    Float32Type,
+    Float64Type,
+    IntegerAttr,
+    IntegerType,
+    i64,
+)
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 
+from tensorc.lowering.gpu import reduce
 from tensorc.lowering.gpu.kernel_builder import KernelBuilder
 from tensorc.lowering.gpu.loops import (
     ATOMIC_KINDS,
     ReadModifyWrite,
+    affine_iv,
     body_ops,
     independent_ivs,
+    is_inside,
     perfect_prefix,
     read_modify_write,
     reduction_chain,
@@ -95,7 +105,9 @@ class ReducePlan:
         def inits(kb: KernelBuilder) -> Values:
             return [mapper[v] if v in mapper else kb.capture(v) for v in init_values]
 
-        def step(kb: KernelBuilder, rows: Values, coords: Values, accs: Values) -> Values:
+        def step(
+            kb: KernelBuilder, rows: Values, coords: Values, accs: Values
+        ) -> Values:
             local = {**mapper, **dict(zip(ivs_of(chain), coords, strict=True))}
             local.update(zip(inner.args[1:], accs, strict=True))
             kb.clone_ops(body_ops(chain[-1]), local)
@@ -130,7 +142,9 @@ class MemoryReducePlan:
         body = [op for op in body_ops(self.loops[-1]) if op not in skipped]
         reduced_ivs = ivs_of(self.reduced)
 
-        def step(kb: KernelBuilder, rows: Values, coords: Values, accs: Values) -> Values:
+        def step(
+            kb: KernelBuilder, rows: Values, coords: Values, accs: Values
+        ) -> Values:
             local = {**mapper, **dict(zip(reduced_ivs, coords, strict=True))}
             kb.clone_ops(body, local)
             return combiner.combine(kb, accs, [local[rmw.update]])
@@ -145,7 +159,9 @@ class MemoryReducePlan:
             target = local.get(rmw.store.memref) or kb.capture(rmw.store.memref)
             kb.builder.insert(memref.StoreOp.get(new, target, indices))
 
-        return Reduction([element], ubs_of(self.reduced), combiner, lambda kb: [], step, finish)
+        return Reduction(
+            [element], ubs_of(self.reduced), combiner, lambda kb: [], step, finish
+        )
 
 
 def _index_slice(store: memref.StoreOp, block: Block) -> list[Operation]:
@@ -154,10 +170,10 @@ def _index_slice(store: memref.StoreOp, block: Block) -> list[Operation]:
     pending = list(store.indices)
     while pending:
         owner = pending.pop().owner
-        if isinstance(owner, Operation) and owner.parent_block() is block:
-            if owner not in needed:
-                needed.add(owner)
-                pending.extend(owner.operands)
+        inside = isinstance(owner, Operation) and owner.parent_block() is block
+        if inside and owner not in needed:
+            needed.add(owner)  # type: ignore[arg-type]
+            pending.extend(owner.operands)  # type: ignore[union-attr]
     return [op for op in block.ops if op in needed]
 
 
@@ -168,6 +184,35 @@ class SerialPlan:
 
 
 Plan = MapPlan | ReducePlan | MemoryReducePlan | SerialPlan
+
+
+def stage(plan: Plan, rank: int, block: int) -> reduce.Stage:
+    """The code of a plan as a stage of a row kernel whose rows are the plan's
+    first `rank` loops (a memory reduction's `rows`)."""
+    if isinstance(plan, MapPlan):
+        leading = ivs_of(plan.loops[:rank])
+
+        def body(kb: KernelBuilder, rows: Values, coords: Values) -> None:
+            plan.emit_body(kb, dict(zip(leading, rows, strict=True)), coords)
+
+        return reduce.map_stage(ubs_of(plan.loops[rank:]), body, block)
+    if isinstance(plan, MemoryReducePlan):
+        row_ivs = ivs_of(plan.rows)
+
+        def memory_stage(kb: KernelBuilder, rows: Values) -> None:
+            red = plan.reduction(dict(zip(row_ivs, rows, strict=True)))
+            reduce.block_reduce(kb, red, rows, block)
+
+        return memory_stage
+    assert isinstance(plan, ReducePlan)
+    leading = ivs_of(plan.loops)
+
+    def register_stage(kb: KernelBuilder, rows: Values) -> None:
+        mapper: Mapper = dict(zip(leading, rows, strict=True))
+        kb.clone_ops(plan.pre, mapper)
+        reduce.block_reduce(kb, plan.reduction(mapper, {}), rows, block)
+
+    return register_stage
 
 
 def plan_nest(root: scf.ForOp) -> Plan:
@@ -235,38 +280,33 @@ def _writes_memory(op: Operation) -> bool:
 
 
 def _plan_read_modify_write(
-    root: scf.ForOp, loops: list[scf.ForOp], free: list[BlockArgument], rmw: ReadModifyWrite
+    root: scf.ForOp,
+    loops: list[scf.ForOp],
+    free: list[BlockArgument],
+    rmw: ReadModifyWrite,
 ) -> Plan | None:
+    """A reduction into memory when the update's indices are the row loops'
+    variables (or loop-invariant), else an atomic update if the element type has
+    one and nothing else ties the iterations together."""
     ivs = ivs_of(loops)
-    reduced = [iv for iv in ivs if iv not in free]
-    if not any(_depends_on(i, reduced) for i in rmw.store.indices):
+    if all(
+        affine_iv(i, free, root) is not None or not is_inside(i, root)
+        for i in rmw.store.indices
+    ):
         rows = [loop for loop in loops if loop.body.block.args[0] in free]
         return MemoryReducePlan(root, loops, rows, rmw)
     kind = ATOMIC_KINDS.get(type(rmw.combine))
     element = rmw.load.res.type
-    atomic_types = (Float32Type, Float64Type)
-    if kind is None or not (
-        isinstance(element, atomic_types)
-        or (isinstance(element, IntegerType) and element.width.data in (32, 64))
-    ):
+    has_atomic = isinstance(element, Float32Type | Float64Type) or (
+        isinstance(element, IntegerType) and element.width.data in (32, 64)
+    )
+    if kind is None or not has_atomic:
         return None
-    if tuple(independent_ivs(ivs, loops[-1].body.block, root, commuting=rmw)) != tuple(ivs):
+    body = loops[-1].body.block
+    if independent_ivs(ivs, body, root, commuting=rmw) != ivs:
         return None
     _make_atomic(rmw, kind)
     return MapPlan(root, loops)
-
-
-def _depends_on(value: SSAValue, ivs: Sequence[SSAValue]) -> bool:
-    pending, seen = [value], set()
-    while pending:
-        v = pending.pop()
-        if v in ivs:
-            return True
-        if v in seen or not isinstance(v.owner, Operation):
-            continue
-        seen.add(v)
-        pending.extend(v.owner.operands)
-    return False
 
 
 def _make_atomic(rmw: ReadModifyWrite, kind: int) -> None:
@@ -282,4 +322,3 @@ def _make_atomic(rmw: ReadModifyWrite, kind: int) -> None:
     block.insert_op_before(atomic, store)
     for op in (store, rmw.combine, rmw.load):
         block.erase_op(op)
-

@@ -104,20 +104,26 @@ class Combiner:
     value: BlockArgument | None = None
     element: SSAValue | None = None
 
-    def start(self, kb: KernelBuilder, types: Sequence[Attribute], inits: Values) -> Values:
+    def start(
+        self, kb: KernelBuilder, types: Sequence[Attribute], inits: Values
+    ) -> Values:
         if self.ops is None:
             return list(inits)
         return [identity(kb, op, t) for op, t in zip(self.ops, types, strict=True)]
 
     def combine(self, kb: KernelBuilder, a: Values, b: Values) -> Values:
         if self.ops is not None:
-            return [_emit(kb, op(x, y)) for op, x, y in zip(self.ops, a, b, strict=True)]
+            return [
+                _emit(kb, op(x, y)) for op, x, y in zip(self.ops, a, b, strict=True)
+            ]
         (va, ia), (vb, ib) = a, b
         b_better = self._better(kb, vb, va)
         a_better = self._better(kb, va, vb)
         not_a = _emit(kb, arith.XOrIOp(a_better, _true(kb)))
         earlier = _emit(kb, arith.CmpiOp(ib, ia, "ult"))
-        take_b = _emit(kb, arith.OrIOp(b_better, _emit(kb, arith.AndIOp(not_a, earlier))))
+        take_b = _emit(
+            kb, arith.OrIOp(b_better, _emit(kb, arith.AndIOp(not_a, earlier)))
+        )
         return [
             _emit(kb, arith.SelectOp(take_b, vb, va)),
             _emit(kb, arith.SelectOp(take_b, ib, ia)),
@@ -144,7 +150,9 @@ def _true(kb: KernelBuilder) -> SSAValue:
     return _emit(kb, arith.ConstantOp(IntegerAttr(1, IntegerType(1))))
 
 
-def _slice(value: SSAValue, block: Block, stop: set[SSAValue]) -> list[Operation] | None:
+def _slice(
+    value: SSAValue, block: Block, stop: set[SSAValue]
+) -> list[Operation] | None:
     """Ops of `block` computing `value` from the `stop` values and constants, in
     block order; None if it needs anything else (memory, an iv, outer values)."""
     ops: set[Operation] = set()
@@ -164,7 +172,9 @@ def _slice(value: SSAValue, block: Block, stop: set[SSAValue]) -> list[Operation
     return [op for op in block.ops if op in ops]
 
 
-def _clone_slice(kb: KernelBuilder, value: SSAValue, mapper: dict[SSAValue, SSAValue]) -> None:
+def _clone_slice(
+    kb: KernelBuilder, value: SSAValue, mapper: dict[SSAValue, SSAValue]
+) -> None:
     block = value.owner.parent_block()  # type: ignore[union-attr]
     assert block is not None
     ops = _slice(value, block, set(mapper))
@@ -251,7 +261,7 @@ def thread_fold(
 def tree(kb: KernelBuilder, combiner: Combiner, accs: Values, block: int) -> Values:
     """The block's fold of every thread's `accs`, read back by every thread."""
     tid = kb.thread_id()
-    partials = [kb.block_scoped(MemRefType(a.type, [block])) for a in accs]
+    partials = [kb.block_scoped(MemRefType(a.type, [block]), "partial") for a in accs]
     for acc, partial in zip(accs, partials, strict=True):
         kb.builder.insert(memref.StoreOp.get(acc, partial, [tid]))
     kb.barrier()
@@ -294,7 +304,9 @@ Stage = Callable[[KernelBuilder, Values], None]
 """One stage of a row kernel: (kernel, row coordinates) -> inserts its code."""
 
 
-def row_kernel(kb: KernelBuilder, rows: Sequence[SSAValue], stages: Sequence[Stage]) -> None:
+def row_kernel(
+    kb: KernelBuilder, rows: Sequence[SSAValue], stages: Sequence[Stage]
+) -> None:
     """Blocks stride over the rows (host dims `rows`); per row, every stage runs,
     each followed by a barrier (the next stage or row may read what it wrote)."""
     dims = [kb.capture(d) for d in rows]
@@ -309,7 +321,9 @@ def row_kernel(kb: KernelBuilder, rows: Sequence[SSAValue], stages: Sequence[Sta
 
 
 def map_stage(
-    extent: Sequence[SSAValue], body: Callable[[KernelBuilder, Values, Values], None], block: int
+    extent: Sequence[SSAValue],
+    body: Callable[[KernelBuilder, Values, Values], None],
+    block: int,
 ) -> Stage:
     """Threads stride over the row's elements (host dims `extent`); with no extent
     the body runs once, in thread 0."""
@@ -346,7 +360,9 @@ def from_storage(kb: KernelBuilder, value: SSAValue, t: Attribute) -> SSAValue:
     return _emit(kb, arith.IndexCastOp(value, t)) if isinstance(t, IndexType) else value
 
 
-def partial_pass(kb: KernelBuilder, red: Reduction, partials: Values, block: int) -> None:
+def partial_pass(
+    kb: KernelBuilder, red: Reduction, partials: Values, block: int
+) -> None:
     """First kernel of a full reduction: block b stores its total in partials[b]."""
     extent = [kb.capture(d) for d in red.extent]
     first = kb.add(kb.mul(kb.block_id(), kb.index(block)), kb.thread_id())
@@ -356,7 +372,9 @@ def partial_pass(kb: KernelBuilder, red: Reduction, partials: Values, block: int
     with kb.at(kb.if_then(_is_first_thread(kb))):
         for total, partial in zip(totals, partials, strict=True):
             stored = to_storage(kb, total)
-            kb.builder.insert(memref.StoreOp.get(stored, kb.capture(partial), [kb.block_id()]))
+            kb.builder.insert(
+                memref.StoreOp.get(stored, kb.capture(partial), [kb.block_id()])
+            )
 
 
 def final_pass(
@@ -375,10 +393,11 @@ def final_pass(
         return red.combiner.combine(kb, accs, loaded)
 
     folded = Reduction(red.types, [count], red.combiner, red.inits, step, red.finish)
-    accs = thread_fold(kb, folded, [], kb.thread_id(), kb.index(block), [kb.capture(count)])
+    accs = thread_fold(
+        kb, folded, [], kb.thread_id(), kb.index(block), [kb.capture(count)]
+    )
     totals = tree(kb, red.combiner, accs, block)
     then = kb.if_then(_is_first_thread(kb))
     with kb.at(then):
         red.finish(kb, [], totals)
     return then
-
