@@ -4,21 +4,61 @@
     import tensorc.tensor as T
     x = T.dmatrix('x')
     f = theano.function([x], T.exp(x).sum())
+
+and, define-by-run, a Chainer program with only its imports changed:
+
+    import tensorc as chainer
+    import tensorc.functions as F
+    import tensorc.links as L
+    from tensorc import Chain, optimizers
 """
 
 from tensorc import gradient, tensor  # noqa: F401
-from tensorc.config import config
 from tensorc.frontend.function import Function, In, function
 from tensorc.frontend.shared import SharedVariable, shared
 from tensorc.gradient import grad
 from tensorc.printing import pp
-from tensorc.define_by_run import Variable
+from tensorc.define_by_run import Variable, as_variable
 from tensorc import functions, gradient_check, optimizers  # noqa: E402
 
+# Chainer programs: `import tensorc as chainer`. `config` gains Chainer's run flags
+# (`config.train`, thread-local); the compiler's flags read and set as before.
+from tensorc.define_by_run.config import (  # noqa: E402
+    config, force_backprop_mode, global_config, no_backprop_mode, using_config,
+)
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "links": ("tensorc.links", None),
+    "initializers": ("tensorc.initializers", None),
+    "optimizer_hooks": ("tensorc.optimizer_hooks", None),
+    "Link": ("tensorc.links", "Link"),
+    "Chain": ("tensorc.links", "Chain"),
+    "ChainList": ("tensorc.links", "ChainList"),
+    "Parameter": ("tensorc.links", "Parameter"),
+}
+"""Names imported at first use (links, initializers and hooks cost nothing to
+programs that never touch them)."""
+
+
+def __getattr__(name: str) -> object:
+    import importlib
+
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tensorc' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Function", "In", "SharedVariable", "config", "function", "grad", "gradient", "pp",
     "shared", "tensor",
     "Variable", "functions", "gradient_check", "optimizers",
+    "Chain", "ChainList", "Link", "Parameter", "as_variable", "force_backprop_mode",
+    "global_config", "initializers", "links", "no_backprop_mode", "optimizer_hooks",
+    "using_config",
 ]

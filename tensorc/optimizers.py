@@ -5,6 +5,9 @@ from their `.grad` (Chainer's `chainer.optimizers`).
     for x, t in batches:
         optimizer.update(lambda: F.softmax_cross_entropy(F.linear(x, W, b), t))
 
+    optimizer = optimizers.Adam().setup(model)   # a tensorc.Link
+    optimizer.update(model, x, t)                # loss = model(x, t)
+
 `update(lossfun)` clears the gradients, computes the loss, runs `backward()` and
 applies the rule; `update()` alone applies the rule to the gradients already there.
 
@@ -15,7 +18,7 @@ and Adam's squared gradients underflow in float16.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,38 +27,107 @@ from tensorc.define_by_run.variable import Variable
 
 
 class Optimizer:
-    """Updates a list of Variables; subclasses define `update_one`."""
+    """Updates the parameters of a Link, or a list of Variables; subclasses define
+    `update_one`. Hooks (`add_hook`, see `tensorc.optimizer_hooks`) adjust the
+    gradients before the rule ("pre") or the parameters after it ("post")."""
 
     def __init__(self) -> None:
-        self.params: list[Variable] = []
+        self.target: Any = None
+        self._params: list[Variable] = []
         self.t = 0
+        self.epoch = 0
         self._state: dict[int, dict[str, np.ndarray]] = {}
+        self._hooks: dict[str, tuple[Any, str]] = {}
 
-    def setup(self, params: Iterable[Variable]) -> Optimizer:
-        """Optimize `params` (leaf Variables with floating-point data)."""
-        params = list(params)
+    def setup(self, link: Any) -> Optimizer:
+        """Optimize the parameters of `link` (a `tensorc.Link`: its parameters as
+        they are at each update, so lazily initialized ones are included) or the
+        Variables of a list (leaf Variables with floating-point data)."""
+        from tensorc.links import Link
+
+        self.target = link
+        self._state = {}
+        if isinstance(link, Link):
+            self._params = []
+            return self
+        params = list(link)
         for p in params:
             if not isinstance(p, Variable) or not p.is_leaf or p.dtype.kind != "f":
                 raise TypeError(f"optimizers update floating-point leaf Variables; "
                                 f"got {p!r}")
-        self.params = params
-        self._state = {}
+        self._params = params
         return self
+
+    @property
+    def params(self) -> list[Variable]:
+        """The Variables the next update may change."""
+        from tensorc.links import Link
+
+        if isinstance(self.target, Link):
+            return [p for p in self.target.params(include_uninit=False)
+                    if p.update_enabled]
+        return self._params
+
+    def add_hook(self, hook: Callable[..., Any], name: str | None = None,
+                 timing: str = "auto") -> None:
+        """Call `hook` at every update: `hook(optimizer, param)` for each parameter
+        with a gradient if it has `call_for_each_param = True`, else
+        `hook(optimizer)`; "pre" hooks run before the rule, "post" hooks after
+        ("auto": the hook's `timing` attribute, else "pre")."""
+        name = name or getattr(hook, "name", None) or getattr(hook, "__name__", None)
+        if not name:
+            raise ValueError(f"hook {hook!r} needs a name")
+        if name in self._hooks:
+            raise KeyError(f"the optimizer already has a hook named {name!r}")
+        if timing == "auto":
+            timing = getattr(hook, "timing", "pre")
+        if timing not in ("pre", "post"):
+            raise ValueError(f"hook timing must be 'pre', 'post' or 'auto', got "
+                             f"{timing!r}")
+        self._hooks[name] = (hook, timing)
+
+    def remove_hook(self, name: str) -> None:
+        del self._hooks[name]
+
+    def call_hooks(self, timing: str = "pre") -> None:
+        for hook, when in list(self._hooks.values()):
+            if when != timing:
+                continue
+            if getattr(hook, "call_for_each_param", False):
+                for param in self.params:
+                    if param.grad is not None:
+                        hook(self, param)
+            else:
+                hook(self)
+
+    def _cleargrads(self) -> None:
+        from tensorc.links import Link
+
+        if isinstance(self.target, Link):
+            self.target.cleargrads()  # frozen parameters too: no piling up
+        else:
+            for p in self._params:
+                p.cleargrad()
+
+    def new_epoch(self) -> None:
+        self.epoch += 1
 
     def update(self, lossfun: Callable[..., Variable] | None = None, *args: Any,
                **kwargs: Any) -> Variable | None:
-        """One step. With `lossfun`, first clear gradients, compute
-        `loss = lossfun(*args, **kwargs)` and `loss.backward()`; returns the loss."""
+        """One step. With `lossfun` (e.g. the model itself), first clear gradients,
+        compute `loss = lossfun(*args, **kwargs)` and `loss.backward()`; returns
+        the loss."""
         loss = None
         if lossfun is not None:
-            for p in self.params:
-                p.cleargrad()
+            self._cleargrads()
             loss = lossfun(*args, **kwargs)
             loss.backward()
         self.t += 1
+        self.call_hooks("pre")
         for p in self.params:
             if p.grad is not None:
                 self._step(p)
+        self.call_hooks("post")
         return loss
 
     def _step(self, param: Variable) -> None:
@@ -131,3 +203,35 @@ class Adam(Optimizer):
         m += (1 - self.beta1) * (grad - m)
         v += (1 - self.beta2) * (grad * grad - v)
         value -= (self.lr * m / (np.sqrt(v) + self.eps)).astype(value.dtype)
+
+
+class AdaGrad(Optimizer):
+    """h += grad^2; value -= lr * grad / (sqrt(h) + eps)."""
+
+    def __init__(self, lr: float = 0.001, eps: float = 1e-8):
+        super().__init__()
+        self.lr = lr
+        self.eps = eps
+
+    def update_one(self, value: np.ndarray, grad: np.ndarray,
+                   state: dict[str, np.ndarray]) -> None:
+        h = state.setdefault("h", np.zeros_like(value))
+        h += grad * grad
+        value -= (self.lr * grad / (np.sqrt(h) + self.eps)).astype(value.dtype)
+
+
+class RMSprop(Optimizer):
+    """ms = alpha * ms + (1 - alpha) * grad^2; value -= lr * grad / (sqrt(ms) + eps)."""
+
+    def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8):
+        super().__init__()
+        self.lr = lr
+        self.alpha = alpha
+        self.eps = eps
+
+    def update_one(self, value: np.ndarray, grad: np.ndarray,
+                   state: dict[str, np.ndarray]) -> None:
+        ms = state.setdefault("ms", np.zeros_like(value))
+        ms *= self.alpha
+        ms += (1 - self.alpha) * grad * grad
+        value -= (self.lr * grad / (np.sqrt(ms) + self.eps)).astype(value.dtype)

@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from tensorc.define_by_run.config import backprop_enabled
 from tensorc.define_by_run.evaluate import LeafNode, evaluate
 from tensorc.errors import DTypeError, ShapeError
 from tensorc.frontend import ops
 from tensorc.frontend.variable import Variable as Node
+
 
 def as_array(data: Any) -> np.ndarray:
     """`data` as a numpy array: arrays keep their dtype; Python numbers and lists
@@ -140,6 +142,30 @@ class Variable:
 
     def _accumulate_grad(self, grad: np.ndarray) -> None:
         self._grad = grad if self._grad is None else self._grad + grad
+
+    def zerograd(self) -> None:
+        """Set `.grad` to zeros (Chainer's older alternative to `cleargrad`)."""
+        self._grad = np.zeros_like(self._data)
+
+    def unchain(self) -> None:
+        """Forget how this value was computed: it becomes a leaf that receives no
+        gradient, and `backward()` stops here (e.g. an RNN state between
+        truncated backpropagation windows)."""
+        if not self.is_leaf:
+            self._node = LeafNode(self._data, self, self.name)
+            self._requires_grad = False
+
+    def item(self) -> Any:
+        """The one element as a Python number."""
+        return self._data.item()
+
+    @property
+    def xp(self) -> Any:
+        """The array module of `.data` (numpy: eager values live on the host)."""
+        return np
+
+    def to_cpu(self) -> None:
+        """Values are host arrays already (kept for Chainer programs)."""
 
     @property
     def requires_grad(self) -> bool:
@@ -266,10 +292,18 @@ class Variable:
         return record(ops.cast, self, dtype)
 
 
+def as_variable(value: Any) -> Variable:
+    """`value` if it is a Variable, else a Variable of it without gradient."""
+    return value if isinstance(value, Variable) else Variable(value, requires_grad=False)
+
+
 def _symbolic(value: Any, known: dict[int, np.ndarray]) -> Any:
     """`value` for a graph builder: Variables become their nodes (values into
     `known`), numpy arrays become constant leaves; containers are mapped."""
     if isinstance(value, Variable):
+        if value._data is None:
+            raise ValueError(f"{value!r} has no data yet: initialize it first (a "
+                             "link's parameters are initialized at its first call)")
         known[id(value._node)] = value._data
         return value._node
     if isinstance(value, np.ndarray):
@@ -315,9 +349,15 @@ def record(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
                    **{k: _symbolic(v, known) for k, v in kwargs.items()})
     nodes = list(result) if isinstance(result, list | tuple) else [result]
     values = evaluate(nodes, known)
-    nodes = [_static_ones(n, v, known) for n, v in zip(nodes, values)]
-    wrapped = tuple(
-        operands[id(n)] if id(n) in operands else Variable._computed(n, v)
-        for n, v in zip(nodes, values)
-    )
+    if backprop_enabled():
+        nodes = [_static_ones(n, v, known) for n, v in zip(nodes, values)]
+        wrapped = tuple(
+            operands[id(n)] if id(n) in operands else Variable._computed(n, v)
+            for n, v in zip(nodes, values)
+        )
+    else:  # no_backprop_mode: values without history (nothing to differentiate)
+        wrapped = tuple(
+            operands[id(n)] if id(n) in operands else Variable(v, requires_grad=False)
+            for n, v in zip(nodes, values)
+        )
     return wrapped if isinstance(result, list | tuple) else wrapped[0]
