@@ -267,7 +267,7 @@ def float_literal(t: CScalarType, value: float) -> str:
     for float. An f16 value is an exact float, cast to `_Float16` afterwards.
     """
     typed = np.dtype(t.numpy_dtype).type(value)
-    if typed != typed:
+    if np.isnan(typed):
         text = "NAN"
     elif np.isinf(typed):
         text = "INFINITY" if typed > 0 else "-INFINITY"
