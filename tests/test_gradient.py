@@ -67,8 +67,8 @@ def test_partial_derivatives() -> None:
     f = tensorc.function([x, y], [gx, gy], mode="REFERENCE")
     assert [float(v) for v in f(1.0, 2.0)] == [10.0, 20.0]
     assert tensorc.pp(f.maker.fgraph.outputs) == (  # one kernel, two outputs
-        "Composite{(2.0 * (i1 + (2.0 * i0)))}.0(y, x)\n"
-        "Composite{(4.0 * (i1 + (2.0 * i0)))}.1(y, x)")
+        "Composite{(2.0 * (i0 + (2.0 * i1)))}.0(x, y)\n"
+        "Composite{(4.0 * (i0 + (2.0 * i1)))}.1(x, y)")
 
 
 def test_logistic_derivative(mode: str) -> None:

@@ -8,7 +8,9 @@ Postconditions:
 - every cluster of two or more elementwise ops (`tc.ELEMENTWISE_OPS`, and earlier
   composites) of one shape that are connected by producer -> consumer edges and
   form a convex set is one `tc.composite`; so is a single op that reads a
-  broadcast of a non-splat (the broadcast becomes the composite's index map);
+  broadcast of a non-splat (the broadcast becomes the composite's index map) or
+  whose only user is a reduction (tc-bufferize computes a composite read only by
+  a reduction inside the reduction's loop: `sum(x * y)` is one loop nest);
 - its body is built by the ELEMENTWISE registry; splat constants and
   `tc.broadcast`s of them become scalar `arith.constant`s inside the body; other
   absorbed `tc.broadcast`s become broadcasting inputs (their source tensor);
@@ -62,6 +64,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from tensorc.dialects import tc
 from tensorc.dialects import composite_expression
 from tensorc.dialects.composite_expression import Argument, Recipe, Step
+from tensorc.lowering.composite import FUSIBLE_CONSUMERS
 from tensorc.lowering.elementwise import ELEMENTWISE
 
 Scalar = bool | int | float
@@ -183,6 +186,7 @@ class Planner:
     cluster_of: dict[Operation, Cluster] = field(default_factory=dict)
     sources: dict[Operation, list[Source]] = field(default_factory=dict)
     witnesses: dict[Operation, list[SSAValue]] = field(default_factory=dict)
+    roots: dict[SSAValue, SSAValue] = field(default_factory=dict)
     replaced: dict[SSAValue, SSAValue] = field(default_factory=dict)
     """Member results already replaced by composite outputs (planning keeps the
     old values as keys; operands of new composites must be the new ones)."""
@@ -219,6 +223,8 @@ class Planner:
             sources.append(source)
             witnesses += seen
         self.sources[op] = sources
+        root = self._shape_root(op.results[0])
+        witnesses = [w for w in witnesses if self._shape_root(w) is not root]
         self.witnesses[op] = witnesses
         inputs = {s.value: None for s in sources if s.value is not None}
         inputs.update(dict.fromkeys(witnesses))
@@ -232,6 +238,28 @@ class Planner:
             other = self.cluster_of[producer]  # type: ignore[index]
             if other is not cluster:
                 cluster = self._merge(cluster, other)
+
+    def _shape_root(self, value: SSAValue) -> SSAValue:
+        """The value `value`'s dims were checked equal to: up through elementwise
+        producers, along the first operand of the same type shape (not a
+        broadcast). Values with one root have equal dims at run time, so a witness
+        with the consumer's root adds no check (tc-canonicalize moves tc.dim up
+        the same way, which makes such witnesses common)."""
+        chain = []
+        while value not in self.roots:
+            chain.append(value)
+            owner = value.owner
+            if not isinstance(owner, Operation) or not fusible(owner):
+                break
+            same = [v for v in owner.operands if tensor_shape(v) == tensor_shape(value)
+                    and not isinstance(v.owner, tc.BroadcastOp)]
+            if not same:
+                break
+            value = same[0]
+        root = self.roots.get(value, value)
+        for v in chain:
+            self.roots[v] = root
+        return root
 
     def _merge(self, cluster: Cluster, other: Cluster) -> Cluster:
         """cluster + other if the union is convex, of one shape and small enough
@@ -419,6 +447,28 @@ def _outputs(cluster: Cluster) -> list[SSAValue]:
     ]
 
 
+def _reading_order(cluster: Cluster, outputs: Sequence[SSAValue],
+                   planner: Planner) -> list[SSAValue]:
+    """The cluster's inputs in the order the outputs' expressions read them, left
+    to right (so `x * (y + 2 * z)` prints as `Composite{...}(x, y, z)`); inputs
+    read only for their shapes come last."""
+    members = set(cluster.members)
+    order: dict[SSAValue, None] = {}
+    seen: set[Operation] = set()
+    stack = list(reversed(outputs))
+    while stack:
+        value = stack.pop()
+        owner = value.owner
+        if owner not in members:
+            order.setdefault(value, None)
+        elif owner not in seen:
+            seen.add(owner)  # type: ignore[arg-type]
+            sources = planner.sources[owner]  # type: ignore[index]
+            stack.extend(s.value for s in reversed(sources) if s.value is not None)
+    order.update((v, None) for v in cluster.inputs if v not in order)
+    return list(order)
+
+
 def _fused_location(members: Sequence[Operation]) -> Attribute:
     locations = list(dict.fromkeys(
         loc for m in members
@@ -429,11 +479,17 @@ def _fused_location(members: Sequence[Operation]) -> Attribute:
 
 
 def worth_fusing(cluster: Cluster) -> bool:
-    """Two or more ops, or one that would otherwise materialize a broadcast."""
+    """Two or more ops; or one that would otherwise materialize a broadcast, or
+    whose only user is a reduction (which then computes it in its own loop)."""
     if len(cluster.members) > 1:
         return True
-    return cluster.absorbs_broadcast() and not isinstance(cluster.members[0],
-                                                          tc.CompositeOp)
+    (member,) = cluster.members
+    if isinstance(member, tc.CompositeOp):
+        return False
+    uses = list(member.results[0].uses)
+    feeds_reduction = len(uses) == 1 and isinstance(uses[0].operation,
+                                                    FUSIBLE_CONSUMERS)
+    return cluster.absorbs_broadcast() or feeds_reduction
 
 
 def rewrite(cluster: Cluster, planner: Planner) -> tc.CompositeOp | None:
@@ -441,6 +497,7 @@ def rewrite(cluster: Cluster, planner: Planner) -> tc.CompositeOp | None:
     outputs = _outputs(cluster)
     if not outputs:
         return None  # dead ops (dce leaves none before this pass)
+    cluster.inputs = dict.fromkeys(_reading_order(cluster, outputs, planner))
     body = BodyBuilder(cluster, planner)
     region = body.build(outputs)
     recipe = Recipe(tuple(body.steps), tuple(str(body.arguments[v]) for v in outputs))
