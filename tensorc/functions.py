@@ -323,10 +323,11 @@ def _accuracy(y: Node, t: Node, ignore_label: int | None) -> Node:
     if t.dtype not in ("int8", "int16", "int32", "int64") or y.ndim != t.ndim + 1:
         raise TypeError(f"accuracy takes scores (N, classes, ...) and integer labels "
                         f"(N, ...); got {y.type} and {t.type}")
-    hits = elemwise.cast(elemwise.eq(reduce.argmax(y, axis=1), t), "float32")
+    wide = "float32" if y.dtype == "float16" else y.dtype  # counts above 2048
+    hits = elemwise.cast(elemwise.eq(reduce.argmax(y, axis=1), t), wide)
     if ignore_label is None:
         return elemwise.cast(reduce.mean(hits), y.dtype)
-    valid = elemwise.cast(elemwise.neq(t, ignore_label), "float32")
+    valid = elemwise.cast(elemwise.neq(t, ignore_label), wide)
     count = elemwise.maximum(reduce.sum(valid), 1)  # no valid label: accuracy 0
     return elemwise.cast(elemwise.true_div(reduce.sum(hits * valid), count), y.dtype)
 
