@@ -33,6 +33,8 @@ _LAZY = {
     "links": ("tensorc.links", None),
     "initializers": ("tensorc.initializers", None),
     "optimizer_hooks": ("tensorc.optimizer_hooks", None),
+    "serializers": ("tensorc.serializers", None),
+    "Sequential": ("tensorc.links", "Sequential"),
     "Link": ("tensorc.links", "Link"),
     "Chain": ("tensorc.links", "Chain"),
     "ChainList": ("tensorc.links", "ChainList"),
@@ -60,5 +62,5 @@ __all__ = [
     "Variable", "functions", "gradient_check", "optimizers",
     "Chain", "ChainList", "Link", "Parameter", "as_variable", "force_backprop_mode",
     "global_config", "initializers", "links", "no_backprop_mode", "optimizer_hooks",
-    "using_config",
+    "Sequential", "serializers", "using_config",
 ]

@@ -39,6 +39,7 @@ from tensorc.initializers import NaN, as_initializer, generate_array
 
 __all__ = [
     "Chain", "ChainList", "Classifier", "EmbedID", "Linear", "Link", "Parameter",
+    "Sequential",
 ]
 
 
@@ -405,6 +406,37 @@ class ChainList(Link):
         for index, child in enumerate(children):
             child.name = str(index)
         object.__setattr__(twin, "_children", children)
+        return twin  # type: ignore[return-value]
+
+
+class Sequential(ChainList):
+    """Layers applied in turn: links (registered, with parameters) and plain
+    functions such as `F.relu`. `Sequential(L.Linear(None, 100), F.relu,
+    L.Linear(100, 10))(x)`."""
+
+    def __init__(self, *layers: Callable[..., Any]):
+        super().__init__()
+        self._layers: list[Callable[..., Any]] = []
+        for layer in layers:
+            self.append(layer)
+
+    def append(self, layer: Callable[..., Any]) -> None:  # type: ignore[override]
+        if not callable(layer):
+            raise TypeError(f"Sequential layers must be callable, got {layer!r}")
+        if isinstance(layer, Link):
+            self.add_link(layer)
+        self._layers.append(layer)
+
+    def forward(self, *x: Any) -> Any:
+        for layer in self._layers:
+            x = layer(*x) if isinstance(x, tuple) else layer(x)
+        return x
+
+    def copy(self, mode: str = "share") -> Sequential:
+        twin = super().copy(mode)
+        links = iter(twin._children)
+        layers = [next(links) if isinstance(f, Link) else f for f in self._layers]
+        object.__setattr__(twin, "_layers", layers)
         return twin  # type: ignore[return-value]
 
 

@@ -3,6 +3,8 @@ Chain, ChainList, Parameter, Linear, EmbedID, Classifier), Chainer's run flags
 (train, enable_backprop), optimizers set up on links, optimizer hooks, and the
 functions Chainer programs call, each against numpy and central differences."""
 
+import copy
+import pickle
 import threading
 
 import numpy as np
@@ -478,3 +480,45 @@ def test_function_details(reference):
         F.dropout(np.ones(2), ratio=1.0)
     with pytest.raises(TypeError, match="integer ids"):
         F.embed_id(np.ones(2), np.ones((3, 2)))
+
+
+# -- copies, files and Sequential --------------------------------------------------------
+
+
+def test_deepcopy_pickle_and_npz_files(reference, tmp_path):
+    np.random.seed(5)
+    model = L.Classifier(MLP(4, 3))
+    x, t = np.ones((2, 5), np.float32), np.array([0, 2], np.int32)
+    model(x, t)  # initializes the lazy layers
+    model.predictor.add_persistent("epoch", 3)
+    for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert twin.predictor.l1.W.data is not model.predictor.l1.W.data
+        twin(x, t).backward()  # gradients reach the copy, not the original
+        assert twin.predictor.l1.W.grad is not None
+        assert model.predictor.l1.W.grad is None
+
+    chainer.serializers.save_npz(tmp_path / "model.npz", model)
+    restored = L.Classifier(MLP(4, 3))  # uninitialized: loading initializes
+    restored.predictor.add_persistent("epoch", 0)
+    chainer.serializers.load_npz(tmp_path / "model.npz", restored)
+    assert restored.predictor.epoch == 3
+    for (path, mine), (_, theirs) in zip(restored.namedparams(), model.namedparams()):
+        np.testing.assert_array_equal(mine.data, theirs.data, err_msg=path)
+    assert "predictor/l2/b" in np.load(tmp_path / "model.npz").files
+    with pytest.raises(KeyError, match="extra"):
+        bigger = L.Classifier(MLP(4, 3))
+        bigger.predictor.add_persistent("extra", 1.0)
+        chainer.serializers.load_npz(tmp_path / "model.npz", bigger)
+
+
+def test_sequential_mixes_links_and_functions(reference):
+    np.random.seed(6)
+    model = chainer.Sequential(L.Linear(None, 4), F.relu, L.Linear(4, 2))
+    y = model(np.ones((3, 5), np.float32))
+    layers = list(model)
+    expected = np.maximum(np.ones((3, 5)) @ layers[0].W.data.T + layers[0].b.data, 0)
+    expected = expected @ layers[1].W.data.T + layers[1].b.data
+    np.testing.assert_allclose(y.data, expected, rtol=1e-5)
+    assert [p for p, _ in model.namedparams()] == ["/0/W", "/0/b", "/1/W", "/1/b"]
+    twin = model.copy("copy")
+    np.testing.assert_array_equal(twin(np.ones((3, 5), np.float32)).data, y.data)

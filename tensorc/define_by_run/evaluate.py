@@ -57,6 +57,11 @@ class LeafNode(Node):
         """The eager variable whose gradient this leaf accumulates (None if gone)."""
         return None if self._owner is None else self._owner()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A weak reference does not pickle: a copy (pickle, copy.deepcopy of a
+        # model) refers to the copy of its owner, so gradients reach the copy.
+        return (LeafNode, (self.array, self.owner_variable, self.name))
+
 
 def attrs_key(attrs: Mapping[str, Any]) -> Hashable:
     """A hashable form of node attributes (constant values by dtype, shape, bytes)."""
