@@ -522,3 +522,18 @@ def test_sequential_mixes_links_and_functions(reference):
     assert [p for p, _ in model.namedparams()] == ["/0/W", "/0/b", "/1/W", "/1/b"]
     twin = model.copy("copy")
     np.testing.assert_array_equal(twin(np.ones((3, 5), np.float32)).data, y.data)
+
+
+def test_variable_methods_chainer_programs_use(reference):
+    x = Variable(np.array([2.0], np.float32))
+    h = x * 3
+    assert h.item() == 6.0 and h.xp is np and chainer.as_variable(h) is h
+    c = chainer.as_variable(np.ones(1))
+    assert not c.requires_grad
+    h.unchain()  # a truncated history: backward stops at h
+    F.sum(h * x).backward()
+    assert x.grad.tolist() == [6.0] and h.grad is None and h.is_leaf
+    x.zerograd()
+    assert x.grad.tolist() == [0.0] and x.grad.dtype == np.float32
+    model = L.Linear(1, 1)
+    assert model.to_cpu() is model and model.xp is np
