@@ -301,7 +301,7 @@ def test_expression_is_one_threaded_vector_loop() -> None:
     assert source is not None
     body = source[source.index("TC_ENTRY int") :]
     assert body.count("for (") == 1
-    assert "TC_OMP(omp parallel for simd if(parallel: tensorc_threads &&" in body
+    assert "TC_OMP(omp for simd schedule(static) nowait)" in body
 
 
 # endregion

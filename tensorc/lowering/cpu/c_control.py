@@ -17,6 +17,8 @@ so its result depends on the trip count only, not on the number of threads.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from xdsl.dialects import arith, cf, scf
@@ -46,17 +48,34 @@ class ControlEmitter(EmitterBase):
         if plan.threads and plan.reductions:
             self._emit_chunked_reduction(op, plan, carried)
             return
-        clauses = _reduction_clauses(plan, carried)
         if plan.threads:
             simd = " simd" if plan.simd else ""
-            condition = f"{self._work(op)} >= TENSORC_PARALLEL_WORK"
-            self._line(
-                f"TC_OMP(omp parallel for{simd} if(parallel: tensorc_threads && "
-                f"{condition}) schedule(static))"
-            )
-        elif plan.simd:
-            self._line(f"TC_OMP(omp simd{clauses})")
+            with self._threaded(self._work(op), f"omp for{simd}"):
+                self._emit_loop(op, self._expr(op.lb), self._expr(op.ub))
+            return
+        if plan.simd:
+            self._line(f"TC_OMP(omp simd{_reduction_clauses(plan, carried)})")
         self._emit_loop(op, self._expr(op.lb), self._expr(op.ub))
+
+    @contextmanager
+    def _threaded(self, work: str, directive: str) -> Iterator[None]:
+        """A parallel region around the loop printed inside, taken when
+        `tensorc_parallel` allows it; `directive` (`omp for ...`) shares the loop
+        out. Each thread stamps when it is done (the prelude's contention check)."""
+        region, threaded = self._fresh("region"), self._fresh("threaded")
+        self._line("{")
+        with self.indented():
+            self._line(f"tensorc_region {region};")
+            self._line(f"const bool {threaded} = tensorc_parallel({work}, &{region});")
+            self._line(f"TC_OMP(omp parallel if({threaded}))")
+            self._line("{")
+            with self.indented():
+                self._line(f"TC_OMP({directive} schedule(static) nowait)")
+                yield
+                self._line(f"if ({threaded}) tensorc_region_done(&{region});")
+            self._line("}")
+            self._line(f"if ({threaded}) tensorc_region_end(&{region});")
+        self._line("}")
 
     def _declare_carried(self, op: scf.ForOp) -> list[str]:
         """Declare one C variable per carried value, set to its init."""
@@ -102,20 +121,21 @@ class ControlEmitter(EmitterBase):
         self._line("{")
         with self.indented():
             self._line(f"const int64_t {count} = {upper} > {lower} ? {trip} : 0;")
+            work = self._fresh("work")
+            self._line(f"const double {work} = {self._work(op)};")
             self._line(
-                f"const int64_t {chunks} = {self._work(op)} >= TENSORC_PARALLEL_WORK"
+                f"const int64_t {chunks} = {work} >= TENSORC_PARALLEL_WORK"
                 " ? TENSORC_REDUCE_CHUNKS : 1;"
             )
             for ctype, part in zip(types, parts, strict=True):
                 self._line(f"{ctype} {part}[TENSORC_REDUCE_CHUNKS];")
-            self._line(
-                f"TC_OMP(omp parallel for if(parallel: tensorc_threads && {chunks} > 1)"
-                " schedule(static))"
-            )
-            self._line(f"for (int64_t {chunk} = 0; {chunk} < {chunks}; ++{chunk}) {{")
-            with self.indented():
-                self._emit_chunk(op, plan, (count, chunks, chunk), parts, types)
-            self._line("}")
+            with self._threaded(f"({chunks} > 1 ? {work} : 0.0)", "omp for"):
+                self._line(
+                    f"for (int64_t {chunk} = 0; {chunk} < {chunks}; ++{chunk}) {{"
+                )
+                with self.indented():
+                    self._emit_chunk(op, plan, (count, chunks, chunk), parts, types)
+                self._line("}")
             self._emit_combine(op, plan, carried, parts, chunks)
         self._line("}")
 

@@ -20,6 +20,7 @@
 """
 
 INCLUDES = """\
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
@@ -28,6 +29,7 @@ INCLUDES = """\
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 """
 
 PARALLEL_MACROS = r"""
@@ -56,7 +58,7 @@ PARALLEL_MACROS = r"""
    cost per element, c_loops.work_estimate) reaches this: below it the fork/join
    costs more than it saves. */
 #ifndef TENSORC_PARALLEL_WORK
-#define TENSORC_PARALLEL_WORK 65536.0
+#define TENSORC_PARALLEL_WORK 131072.0
 #endif
 
 /* A reduction loop big enough for threads is cut into this many chunks whatever
@@ -67,6 +69,59 @@ PARALLEL_MACROS = r"""
 /* 0 disables threads (tensorc_set_threads): libgomp's thread pool does not survive
    fork(), so the runtime turns threads off in a forked child. */
 static int tensorc_threads = 1;
+
+/* Threads pay only while the other cores are free: a threaded loop ends when its
+   last thread does, so one thread the OS runs late (other processes busy on its
+   core) stalls the loop. Each threaded loop measures how long its first finished
+   thread then waited; beyond a quarter of the loop's time, loops run on one thread
+   for a while (from 1 ms, doubling up to 1 s while it lasts, halving back). */
+#define TENSORC_BACKOFF_MIN_NS INT64_C(1000000)
+#define TENSORC_BACKOFF_MAX_NS INT64_C(1000000000)
+static int64_t tensorc_serial_until_ns;
+static int64_t tensorc_backoff_ns = TENSORC_BACKOFF_MIN_NS;
+
+typedef struct {
+    int64_t start;
+    int64_t first_done;
+} tensorc_region;
+
+static inline int64_t tensorc_now_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * INT64_C(1000000000) + now.tv_nsec;
+}
+
+/* Whether a loop of this much work runs on threads now (then `region` times it). */
+static inline bool tensorc_parallel(double work, tensorc_region *region) {
+    if (!tensorc_threads || work < TENSORC_PARALLEL_WORK) return false;
+    int64_t now = tensorc_now_ns();
+    if (now < __atomic_load_n(&tensorc_serial_until_ns, __ATOMIC_RELAXED)) return false;
+    region->start = now;
+    region->first_done = 0;
+    return true;
+}
+
+/* A thread finished its share (the first one to get here stamps the time). */
+static inline void tensorc_region_done(tensorc_region *region) {
+    int64_t unset = 0;
+    __atomic_compare_exchange_n(&region->first_done, &unset, tensorc_now_ns(), false,
+                                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+static inline void tensorc_region_end(const tensorc_region *region) {
+    int64_t end = tensorc_now_ns();
+    int64_t waited = end - region->first_done, total = end - region->start;
+    int64_t backoff = __atomic_load_n(&tensorc_backoff_ns, __ATOMIC_RELAXED);
+    if (4 * waited > total) {
+        __atomic_store_n(&tensorc_serial_until_ns, end + backoff, __ATOMIC_RELAXED);
+        backoff = backoff < TENSORC_BACKOFF_MAX_NS / 2 ? 2 * backoff
+                                                      : TENSORC_BACKOFF_MAX_NS;
+    } else {
+        backoff = backoff / 2 > TENSORC_BACKOFF_MIN_NS ? backoff / 2
+                                                       : TENSORC_BACKOFF_MIN_NS;
+    }
+    __atomic_store_n(&tensorc_backoff_ns, backoff, __ATOMIC_RELAXED);
+}
 """
 
 VECTOR_MATH = r"""

@@ -3,8 +3,9 @@
 // RUN: cc -std=c11 -fwrapv -Wall -Werror -c %t.c -o %t.o
 
 // Row sums with a carried accumulator; exp(x) has two uses (a temporary), the
-// product one use (inlined into the sum). The rows are independent: threads for
-// enough work; the inner reduction is an `omp simd` reduction.
+// product one use (inlined into the sum). The rows are independent: a parallel
+// region taken for enough work (tensorc_parallel); the inner reduction is an
+// `omp simd` reduction.
 func.func @main(%a: memref<?x4xf64>) -> memref<?xf64> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -36,16 +37,24 @@ func.func @main(%a: memref<?x4xf64>) -> memref<?xf64> {
 // CHECK-NEXT:      double *restrict [[A:a_[0-9]+]] = (double *)in_data[0];
 // CHECK:           double *restrict [[ROWS:rows_[0-9]+]] = NULL;
 // CHECK:           [[ROWS]] = (double *)tensorc_alloc(sizeof(double), 1, (const int64_t[]){[[ROWS]]_d0});
-// CHECK:           TC_OMP(omp parallel for if(parallel: tensorc_threads && (double)[[N]] * (1 + (double)4 * (20)) >= TENSORC_PARALLEL_WORK) schedule(static))
-// CHECK-NEXT:      for (int64_t [[I:i_[0-9]+]] = 0; [[I]] < [[N]]; [[I]] += 1) {
-// CHECK-NEXT:          double [[ACC:acc_[0-9]+]] = 0.0;
-// CHECK-NEXT:          TC_OMP(omp simd reduction(+:[[ACC]]))
-// CHECK-NEXT:          for (int64_t [[J:j_[0-9]+]] = 0; [[J]] < 4; [[J]] += 1) {
-// CHECK-NEXT:              const double [[X:x_[0-9]+]] = [[A]][[[I]] * 4 + [[J]]];
-// CHECK-NEXT:              const double [[E:e_[0-9]+]] = exp([[X]]);
-// CHECK-NEXT:              [[ACC]] = [[ACC]] + (([[E]] * [[X]]) + [[E]]);
+// CHECK:               tensorc_region [[REGION:region_[0-9]+]];
+// CHECK-NEXT:          const bool [[THREADED:threaded_[0-9]+]] = tensorc_parallel((double)[[N]] * (1 + (double)4 * (20)), &[[REGION]]);
+// CHECK-NEXT:          TC_OMP(omp parallel if([[THREADED]]))
+// CHECK-NEXT:          {
+// CHECK-NEXT:              TC_OMP(omp for schedule(static) nowait)
+// CHECK-NEXT:              for (int64_t [[I:i_[0-9]+]] = 0; [[I]] < [[N]]; [[I]] += 1) {
+// CHECK-NEXT:                  double [[ACC:acc_[0-9]+]] = 0.0;
+// CHECK-NEXT:                  TC_OMP(omp simd reduction(+:[[ACC]]))
+// CHECK-NEXT:                  for (int64_t [[J:j_[0-9]+]] = 0; [[J]] < 4; [[J]] += 1) {
+// CHECK-NEXT:                      const double [[X:x_[0-9]+]] = [[A]][[[I]] * 4 + [[J]]];
+// CHECK-NEXT:                      const double [[E:e_[0-9]+]] = exp([[X]]);
+// CHECK-NEXT:                      [[ACC]] = [[ACC]] + (([[E]] * [[X]]) + [[E]]);
+// CHECK-NEXT:                  }
+// CHECK-NEXT:                  [[ROWS]][[[I]]] = [[ACC]];
+// CHECK-NEXT:              }
+// CHECK-NEXT:              if ([[THREADED]]) tensorc_region_done(&[[REGION]]);
 // CHECK-NEXT:          }
-// CHECK-NEXT:          [[ROWS]][[[I]]] = [[ACC]];
+// CHECK-NEXT:          if ([[THREADED]]) tensorc_region_end(&[[REGION]]);
 // CHECK-NEXT:      }
 // CHECK-NEXT:      out_data[0] = [[ROWS]];
 // CHECK-NEXT:      out_shapes[0] = [[ROWS]]_d0;
