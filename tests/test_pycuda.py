@@ -320,12 +320,59 @@ def test_adapter_errors(adapter):
         cuda.launch(module, "scale", (1, 1, 1), (2048, 1, 1), 0, [])
 
 
+def test_bool_arguments_go_as_bytes(adapter):
+    cuda, _ = adapter
+    module = cuda.compile(
+        'extern "C" __global__ void flag(double* out, bool on) { *out = on ? 2 : 3; }'
+    )
+    out = cuda.alloc(8)
+    for on, want in ((True, 2.0), (False, 3.0)):
+        cuda.launch(module, "flag", (1,), (1,), 0, [out, np.bool_(on)])
+        assert cuda.read_scalar(out, np.dtype(np.float64)) == want
+
+
 def test_upload_for_shared_values(adapter):
     cuda, _ = adapter
     value = gpu_plan.upload("cuda", np.arange(4.0))
     assert value.adapter is cuda and value.ndim == 1
     np.testing.assert_array_equal(value.get(), np.arange(4.0))
     assert repr(value) == "DeviceArray(cuda, shape=(4,), dtype=float64)"
+
+
+def test_shared_variables_live_on_the_device(adapter):
+    import tensorc
+    import tensorc.tensor as T
+
+    _, driver = adapter
+    w = tensorc.shared(np.zeros(3), name="w")
+    x = T.dvector("x")
+    step = tensorc.function([x], (w * x).sum(), updates={w: w + x}, device="cuda")
+    assert step.maker.device == "cuda" and "__global__" in step.source
+    uploads, downloads = driver.STATE["htod"], driver.STATE["dtoh"]
+    for k in range(3):
+        out = step(np.ones(3))
+        assert type(out) is np.ndarray and out == 3.0 * k
+    assert isinstance(w.get_value(return_internal_type=True), gpu_plan.DeviceArray)
+    # w went to the device once; each call uploads x and downloads the output
+    assert driver.STATE["htod"] - uploads == 1 + 3
+    assert driver.STATE["dtoh"] - downloads == 3
+    np.testing.assert_array_equal(w.get_value(), [3.0, 3.0, 3.0])
+    w.set_value(np.full(3, 10.0))
+    assert step(np.ones(3)) == 30.0
+    # A CPU function reads the value the GPU function left on the device.
+    double = tensorc.function([], w * 2)
+    np.testing.assert_array_equal(double(), [22.0, 22.0, 22.0])
+
+
+def test_function_on_missing_gpu_raises_one_clear_error(monkeypatch):
+    import tensorc
+    import tensorc.tensor as T
+
+    monkeypatch.setitem(sys.modules, "pycuda", None)
+    monkeypatch.setattr(gpu_plan, "_ADAPTERS", {})
+    x = T.dvector("x")
+    with pytest.raises(DeviceUnavailableError, match="pycuda is not installed"):
+        tensorc.function([x], x + 1, device="cuda")
 
 
 # endregion

@@ -85,7 +85,7 @@ def _import_driver() -> tuple[ModuleType | None, CudaStatus | None]:
     version = getattr(pycuda, "VERSION_TEXT", "")
     try:
         from pycuda import driver
-    except ImportError as exc:  # pycuda's _driver links against libcuda.so.1
+    except (ImportError, OSError) as exc:  # _driver links against libcuda.so.1
         missing = "libcuda" if "libcuda" in str(exc) else "pycuda"
         return None, CudaStatus(missing, str(exc), version)
     return driver, None
