@@ -50,8 +50,13 @@ def literal_text(arg: Argument) -> str:
 
 
 _STEP = re.compile(r"^(?P<op>\w+)(?:\{(?P<dtype>\w+)\})?\((?P<args>.*)\)$")
-_WORDS = {"True": True, "False": False, "nan": float("nan"), "inf": float("inf"),
-          "-inf": float("-inf")}
+_WORDS = {
+    "True": True,
+    "False": False,
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "-inf": float("-inf"),
+}
 
 
 def _argument(token: str) -> Argument:
@@ -76,7 +81,11 @@ def parse(text: str) -> Recipe:
         if match is None:
             raise ValueError(f"malformed composite expression step {part!r}")
         args = match["args"]
-        steps.append(Step(match["op"],
-                          tuple(_argument(a) for a in args.split(", ")) if args else (),
-                          match["dtype"]))
+        steps.append(
+            Step(
+                match["op"],
+                tuple(_argument(a) for a in args.split(", ")) if args else (),
+                match["dtype"],
+            )
+        )
     return Recipe(tuple(steps), tuple(outputs.split(", ")))

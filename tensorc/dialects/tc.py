@@ -19,15 +19,15 @@ from typing import ClassVar
 import numpy as np
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
+    I64,
     BytesAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
-    I64,
     FileLineColLoc,
-    FusedLoc,
     Float16Type,
     Float32Type,
     Float64Type,
+    FusedLoc,
     IntegerAttr,
     IntegerType,
     NameLoc,
@@ -46,10 +46,10 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Dialect, Operation, Region, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
-    VarOperandDef,
-    VarResultDef,
     SameVariadicOperandSize,
     VarConstraint,
+    VarOperandDef,
+    VarResultDef,
     base,
     irdl_op_definition,
     operand_def,
@@ -1234,7 +1234,9 @@ class CompositeOp(TcOp):
         body: Region,
         expression: str | None = None,
     ):
-        attributes = {} if expression is None else {"expression": StringAttr(expression)}
+        attributes = {}
+        if expression is not None:
+            attributes["expression"] = StringAttr(expression)
         super().__init__(
             operands=[list(inputs)],
             result_types=[list(output_types)],
@@ -1265,7 +1267,8 @@ class CompositeOp(TcOp):
 
     def dim_sources(self, index: int) -> dict[int, int]:
         """Result axis -> aligned dim of input `index`, where it does not stretch."""
-        return {a: d for a, d in enumerate(self.input_shape(index)) if d not in (None, 1)}
+        shape = self.input_shape(index)
+        return {axis: d for axis, d in enumerate(shape) if d not in (None, 1)}
 
     def dim_checks(self) -> list[DimCheck]:
         """The run-time shape rules, at most one per input and axis: input pairs
@@ -1335,9 +1338,9 @@ def _dim_checks(op: CompositeOp) -> list[DimCheck]:
     base = merge(roots, op)
     for axis, static in enumerate(op.result_type().get_shape()):
         index = representative[base].get(axis)
-        if static != DYNAMIC and index is not None:
-            if op.input_shape(index)[axis] == DYNAMIC:
-                checks.append(DimCheck(axis, None, index, op))
+        dynamic = index is not None and op.input_shape(index)[axis] == DYNAMIC
+        if static != DYNAMIC and dynamic:
+            checks.append(DimCheck(axis, None, index, op))  # type: ignore[arg-type]
     return checks
 
 

@@ -12,7 +12,13 @@ import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from xdsl.dialects.builtin import FileLineColLoc, FusedLoc, IntAttr, ModuleOp, StringAttr
+from xdsl.dialects.builtin import (
+    FileLineColLoc,
+    FusedLoc,
+    IntAttr,
+    ModuleOp,
+    StringAttr,
+)
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Operation, SSAValue
 
@@ -123,11 +129,14 @@ def composite_variables(op: tc.CompositeOp, inputs: tuple[Variable, ...]
         ]
         inner = _inner_graph(recipe, placeholders, loc)
     return [
-        Variable("composite", inputs,
-                 TensorType(tc.dtype_of(r.type), shape=tc.shape_of(r.type)),  # type: ignore[arg-type]
+        Variable("composite", inputs, _frontend_type(r.type),
                  {"inner": inner, "output": k}, name=r.name_hint, loc=loc)
         for k, r in enumerate(op.outputs)
     ]
+
+
+def _frontend_type(t: tc.TensorType) -> TensorType:
+    return TensorType(tc.dtype_of(t), shape=tc.shape_of(t))
 
 
 _BOOL_RESULT = ("eq", "ne", "lt", "le", "gt", "ge")
@@ -156,7 +165,8 @@ def _inner_graph(recipe: composite_expression.Recipe, placeholders: list[Variabl
                                {"value": np.asarray(arg, dtype=dtype)}, loc=loc)
             args.append(var)
         dtype = step.dtype or ("bool" if step.op in _BOOL_RESULT else operand_dtype)
-        steps.append(Variable(step.op, tuple(args), TensorType(dtype, shape=()), loc=loc))
+        result_type = TensorType(dtype, shape=())
+        steps.append(Variable(step.op, tuple(args), result_type, loc=loc))
     return tuple(ref(r) for r in recipe.outputs)  # type: ignore[misc]
 
 

@@ -82,9 +82,7 @@ def _read_inputs(
             continue
         shape = op.input_shape(index)
         indices = [
-            fl.index(0) if d == 1 else iv
-            for d, iv in zip(shape, ivs)
-            if d is not None
+            fl.index(0) if d == 1 else iv for d, iv in zip(shape, ivs) if d is not None
         ]
         mapping[arg] = fl.element(b, value, indices)
     return mapping
@@ -138,4 +136,3 @@ def lower_composite(
 
     fl.loops(dims, body)
     return list(outs)
-

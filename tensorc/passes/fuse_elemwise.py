@@ -61,8 +61,7 @@ from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from tensorc.dialects import tc
-from tensorc.dialects import composite_expression
+from tensorc.dialects import composite_expression, tc
 from tensorc.dialects.composite_expression import Argument, Recipe, Step
 from tensorc.lowering.composite import FUSIBLE_CONSUMERS
 from tensorc.lowering.elementwise import ELEMENTWISE
@@ -102,7 +101,9 @@ def _witness(bcast: tc.BroadcastOp, axis: int, dims: SSAValue) -> SSAValue | Non
     target = tensor_shape(bcast.result)
     t = dim.input.type
     assert isinstance(t, TensorType)
-    aligned = tc.aligned_shape(t, len(target)) if t.get_num_dims() <= len(target) else None
+    aligned = (
+        tc.aligned_shape(t, len(target)) if t.get_num_dims() <= len(target) else None
+    )
     j = dim.axis.value.data
     if aligned is None or j != axis - (len(target) - t.get_num_dims()):
         return None
@@ -231,7 +232,8 @@ class Planner:
         cluster = Cluster([op], 1 << self.ids[op], tensor_shape(op.results[0]), inputs)
         self.cluster_of[op] = cluster
         producers = [
-            s.value.owner for s in sources
+            s.value.owner
+            for s in sources
             if s.value is not None and s.value.owner in self.cluster_of
         ]
         for producer in dict.fromkeys(producers):
@@ -251,8 +253,12 @@ class Planner:
             owner = value.owner
             if not isinstance(owner, Operation) or not fusible(owner):
                 break
-            same = [v for v in owner.operands if tensor_shape(v) == tensor_shape(value)
-                    and not isinstance(v.owner, tc.BroadcastOp)]
+            same = [
+                v
+                for v in owner.operands
+                if tensor_shape(v) == tensor_shape(value)
+                and not isinstance(v.owner, tc.BroadcastOp)
+            ]
             if not same:
                 break
             value = same[0]
@@ -268,8 +274,9 @@ class Planner:
             return cluster
         ids = cluster.ids | other.ids
         inputs = {
-            v: None for v in (*other.inputs, *cluster.inputs)
-            if self.cluster_of.get(v.owner) not in (cluster, other)  # type: ignore[arg-type]
+            v: None
+            for v in (*other.inputs, *cluster.inputs)
+            if self.cluster_of.get(v.owner) not in (cluster, other)  # type: ignore
         }
         if len(inputs) > self.max_inputs:
             return cluster
@@ -294,7 +301,7 @@ class Planner:
         for member in members:
             values = [s.value for s in self.sources[member] if s.value is not None]
             for value in (*values, *self.witnesses[member]):
-                if self.cluster_of.get(value.owner) is not cluster:  # type: ignore[arg-type]
+                if self.cluster_of.get(value.owner) is not cluster:  # type: ignore
                     inputs[value] = None
         return members, list(inputs)
 
@@ -316,7 +323,9 @@ class BodyBuilder:
     steps: list[Step] = field(default_factory=list)
     constants: dict[tuple[str, Attribute], SSAValue] = field(default_factory=dict)
     templates: dict[tuple[object, ...], tuple[Block, SSAValue]] = field(
-        default_factory=dict)
+        default_factory=dict
+    )
+    locations: dict[tuple[str, Attribute], NameLoc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         inputs = list(self.cluster.inputs)
@@ -342,10 +351,18 @@ class BodyBuilder:
             return self.scalars[source.value], self.arguments[source.value]
         key = (repr(source.constant), element)
         if key not in self.constants:
-            op = arith.ConstantOp(_scalar_attr(source.constant, element))  # type: ignore[arg-type]
-            previous = self.constants[next(reversed(self.constants))] if self.constants else None
-            where = (InsertPoint.at_start(self.block) if previous is None
-                     else InsertPoint.after(previous.owner))  # type: ignore[arg-type]
+            value = _scalar_attr(source.constant, element)
+            op = arith.ConstantOp(value)  # type: ignore[arg-type]
+            previous = (
+                self.constants[next(reversed(self.constants))]
+                if self.constants
+                else None
+            )
+            where = (
+                InsertPoint.at_start(self.block)
+                if previous is None
+                else InsertPoint.after(previous.owner)
+            )  # type: ignore[arg-type]
             Rewriter.insert_op(op, where)
             self.constants[key] = op.result
         return self.constants[key], source.constant  # type: ignore[return-value]
@@ -354,21 +371,40 @@ class BodyBuilder:
         """Clone the member's scalar code (built once per op kind and types by the
         ELEMENTWISE registry: cloning is cheaper than building), located at it."""
         sources = self.planner.sources[member]
-        operands = [self._operand(s, _element(v)) for s, v in zip(sources, member.operands)]
+        operands = [
+            self._operand(s, _element(v)) for s, v in zip(sources, member.operands)
+        ]
         scalars = [o[0] for o in operands]
         template, result = self._template(member, [v.type for v in scalars])
-        location = NameLoc(StringAttr(member.name), member.location)
+        location = self._location(member)
         mapping: dict[SSAValue, SSAValue] = dict(zip(template.args, scalars))
         for op in template.ops:
             clone = op.clone(value_mapper=mapping)
             clone.location = location
             builder.insert(clone)
-        self._record(member.results[0], mapping.get(result, result), Step(
-            member.name.removeprefix("tc."), tuple(o[1] for o in operands),
-            tc.dtype_of(member.results[0].type) if isinstance(member, tc.CastOp)
-            else None))
+        self._record(
+            member.results[0],
+            mapping.get(result, result),
+            Step(
+                member.name.removeprefix("tc."),
+                tuple(o[1] for o in operands),
+                tc.dtype_of(member.results[0].type)
+                if isinstance(member, tc.CastOp)
+                else None,
+            ),
+        )
 
-    def _template(self, member: Operation, types: list[Attribute]) -> tuple[Block, SSAValue]:
+    def _location(self, member: Operation) -> NameLoc:
+        """NameLoc("tc.<op>", the member's location), one attribute per distinct
+        pair (members of a loop share their line)."""
+        key = (member.name, member.location)
+        if key not in self.locations:
+            self.locations[key] = NameLoc(StringAttr(member.name), member.location)
+        return self.locations[key]
+
+    def _template(
+        self, member: Operation, types: list[Attribute]
+    ) -> tuple[Block, SSAValue]:
         key = (type(member), tuple(types), member.results[0].type)
         if key not in self.templates:
             block = Block(arg_types=types)
@@ -401,8 +437,9 @@ class BodyBuilder:
             self.arguments[result] = ref
 
 
-def _inline_recipe(member: tc.CompositeOp, args: list[Argument],
-                   steps: list[Step]) -> list[Argument]:
+def _inline_recipe(
+    member: tc.CompositeOp, args: list[Argument], steps: list[Step]
+) -> list[Argument]:
     """Append an earlier composite's recipe steps (renumbered) to `steps`; returns
     the references of its outputs. Without a recipe it is one opaque step."""
     text = member.expression.data if member.expression is not None else None
@@ -442,13 +479,16 @@ def _outputs(cluster: Cluster) -> list[SSAValue]:
     """Member results used outside the cluster, in member order."""
     members = set(cluster.members)
     return [
-        r for m in cluster.members for r in m.results
+        r
+        for m in cluster.members
+        for r in m.results
         if any(use.operation not in members for use in r.uses)
     ]
 
 
-def _reading_order(cluster: Cluster, outputs: Sequence[SSAValue],
-                   planner: Planner) -> list[SSAValue]:
+def _reading_order(
+    cluster: Cluster, outputs: Sequence[SSAValue], planner: Planner
+) -> list[SSAValue]:
     """The cluster's inputs in the order the outputs' expressions read them, left
     to right (so `x * (y + 2 * z)` prints as `Composite{...}(x, y, z)`); inputs
     read only for their shapes come last."""
@@ -470,11 +510,17 @@ def _reading_order(cluster: Cluster, outputs: Sequence[SSAValue],
 
 
 def _fused_location(members: Sequence[Operation]) -> Attribute:
-    locations = list(dict.fromkeys(
-        loc for m in members
-        for loc in (m.location.locations if isinstance(m.location, FusedLoc)
-                    else (m.location,))
-    ))
+    locations = list(
+        dict.fromkeys(
+            loc
+            for m in members
+            for loc in (
+                m.location.locations
+                if isinstance(m.location, FusedLoc)
+                else (m.location,)
+            )
+        )
+    )
     return FusedLoc(locations, NoneAttr())
 
 
@@ -487,8 +533,9 @@ def worth_fusing(cluster: Cluster) -> bool:
     if isinstance(member, tc.CompositeOp):
         return False
     uses = list(member.results[0].uses)
-    feeds_reduction = len(uses) == 1 and isinstance(uses[0].operation,
-                                                    FUSIBLE_CONSUMERS)
+    feeds_reduction = len(uses) == 1 and isinstance(
+        uses[0].operation, FUSIBLE_CONSUMERS
+    )
     return cluster.absorbs_broadcast() or feeds_reduction
 
 
@@ -538,7 +585,11 @@ def _in_order(block: Block) -> bool:
     for op in block.ops:
         for value in op.operands:
             owner = value.owner
-            if isinstance(owner, Operation) and owner.parent is block and owner not in seen:
+            if (
+                isinstance(owner, Operation)
+                and owner.parent is block
+                and owner not in seen
+            ):
                 return False
         seen.add(op)
     return True

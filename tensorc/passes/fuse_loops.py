@@ -96,9 +96,7 @@ def _same_range(first: scf.ForOp, second: scf.ForOp) -> bool:
 def _movable(op: Operation, written: set[SSAValue]) -> bool:
     if isinstance(op, memref.LoadOp):
         return _root(op.memref) not in written
-    return isinstance(op, MOVABLE) or (
-        op.dialect_name() == "arith" and not op.regions
-    )
+    return isinstance(op, MOVABLE) or (op.dialect_name() == "arith" and not op.regions)
 
 
 def _between(first: scf.ForOp, second: scf.ForOp) -> list[Operation]:

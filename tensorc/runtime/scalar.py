@@ -251,7 +251,9 @@ def _ipowi(op: Operation, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _absi(op: Operation, a: np.ndarray) -> np.ndarray:
     x = _signed(a)
-    return _wrap(_result(op), np.where(x < 0, (np.zeros_like(x) - x).astype(x.dtype), x))
+    return _wrap(
+        _result(op), np.where(x < 0, (np.zeros_like(x) - x).astype(x.dtype), x)
+    )
 
 
 def _count(kind: str) -> ScalarFunction:
@@ -261,7 +263,9 @@ def _count(kind: str) -> ScalarFunction:
         t = _result(op)
         bits = 1 if numpy_dtype(t) == np.bool_ else _bits(t)
         x = _unsigned(a).astype(np.uint64)
-        set_bits = [((x >> np.uint64(k)) & np.uint64(1)).astype(bool) for k in range(bits)]
+        set_bits = [
+            ((x >> np.uint64(k)) & np.uint64(1)).astype(bool) for k in range(bits)
+        ]
         if kind == "ctpop":
             return _wrap(t, sum(s.astype(np.int64) for s in set_bits))
         order = set_bits[::-1] if kind == "ctlz" else set_bits
@@ -278,11 +282,16 @@ def _count(kind: str) -> ScalarFunction:
 # ---------------------------------------------------------------------------------
 
 _CMPI: dict[int, tuple[Callable[..., np.ndarray], bool | None]] = {
-    0: (np.equal, None), 1: (np.not_equal, None),
-    2: (np.less, True), 3: (np.less_equal, True),
-    4: (np.greater, True), 5: (np.greater_equal, True),
-    6: (np.less, False), 7: (np.less_equal, False),
-    8: (np.greater, False), 9: (np.greater_equal, False),
+    0: (np.equal, None),
+    1: (np.not_equal, None),
+    2: (np.less, True),
+    3: (np.less_equal, True),
+    4: (np.greater, True),
+    5: (np.greater_equal, True),
+    6: (np.less, False),
+    7: (np.less_equal, False),
+    8: (np.greater, False),
+    9: (np.greater_equal, False),
 }
 """cmpi predicate -> (comparison, signed view? None: either)."""
 
@@ -303,12 +312,18 @@ def _unordered(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 _CMPF: dict[int, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     0: lambda a, b: np.zeros(np.broadcast(a, b).shape, dtype=bool),
-    1: np.equal, 2: np.greater, 3: np.greater_equal, 4: np.less, 5: np.less_equal,
+    1: np.equal,
+    2: np.greater,
+    3: np.greater_equal,
+    4: np.less,
+    5: np.less_equal,
     6: lambda a, b: (a < b) | (a > b),
     7: lambda a, b: ~_unordered(a, b),
     8: lambda a, b: ~((a < b) | (a > b)),
-    9: lambda a, b: ~(a <= b), 10: lambda a, b: ~(a < b),
-    11: lambda a, b: ~(a >= b), 12: lambda a, b: ~(a > b),
+    9: lambda a, b: ~(a <= b),
+    10: lambda a, b: ~(a < b),
+    11: lambda a, b: ~(a >= b),
+    12: lambda a, b: ~(a > b),
     13: np.not_equal,
     14: _unordered,
     15: lambda a, b: np.ones(np.broadcast(a, b).shape, dtype=bool),
@@ -345,7 +360,9 @@ def _fptosi_i32(x: np.ndarray) -> np.ndarray:
 
 def _fptosi_i64(x: np.ndarray) -> np.ndarray:
     inside = (x >= -(2.0**63)) & (x < 2.0**63)
-    return np.where(inside, np.where(inside, x, 0).astype(np.int64), np.iinfo(np.int64).min)
+    return np.where(
+        inside, np.where(inside, x, 0).astype(np.int64), np.iinfo(np.int64).min
+    )
 
 
 def _float_to_int(signed: bool) -> ScalarFunction:
@@ -493,5 +510,7 @@ def run_block(block: Block, args: Sequence[np.ndarray]) -> list[np.ndarray]:
             function = SCALAR_NUMPY.get(type(op))
             if function is None:
                 raise LoweringError(f"the reference interpreter cannot run {op.name}")
-            env[op.results[0]] = np.asarray(function(op, *(env[v] for v in op.operands)))
+            env[op.results[0]] = np.asarray(
+                function(op, *(env[v] for v in op.operands))
+            )
     return [env[v] for v in last.operands]
