@@ -119,7 +119,12 @@ def run_child(env: dict[str, str]) -> tuple[list[str], str]:
     done = subprocess.run(
         [sys.executable, "-c", CHILD],
         check=False,
-        env={**os.environ, **env, "TENSORC_PROFILE_COMPILE": "1"},
+        env={
+            **os.environ,
+            **env,
+            "TENSORC_PROFILE_COMPILE": "1",
+            "TENSORC_PYENTRY": "1",
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -144,7 +149,11 @@ def test_warm_compile_in_a_fresh_process_skips_every_stage(tmp_path: Path) -> No
 
 
 def test_concurrent_cold_compiles(tmp_path: Path) -> None:
-    env = {**os.environ, "TENSORC_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "TENSORC_CACHE_DIR": str(tmp_path / "cache"),
+        "TENSORC_PYENTRY": "1",
+    }
     children = [
         subprocess.Popen(
             [sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE, text=True

@@ -288,8 +288,11 @@ def _convert(
 
 
 def _contiguous(array: np.ndarray) -> np.ndarray:
-    """C-contiguous, aligned and in native byte order: what a kernel reads."""
-    return np.require(array, array.dtype.newbyteorder("="), ["C_CONTIGUOUS", "ALIGNED"])
+    """C-contiguous, aligned and in native byte order: what a kernel reads. An
+    array that already is comes back as itself (an in-place update of a shared
+    value must land in that very array)."""
+    dtype = array.dtype if array.dtype.isnative else array.dtype.newbyteorder("=")
+    return np.require(array, dtype, ["C_CONTIGUOUS", "ALIGNED"])
 
 
 def _convert_python(
@@ -355,9 +358,7 @@ class Function:
             for position, arg in enumerate(args)
             if arg is target
         }
-        self._compiled = compiled = compile_graph(
-            args, computed, device, mode, donated
-        )
+        self._compiled = compiled = compile_graph(args, computed, device, mode, donated)
         self.maker = FunctionMaker(self, compiled, mode, device)
         self._names = {s.name: i for i, s in enumerate(specs) if s.name}
         self._where = user_location()
