@@ -3,7 +3,8 @@ then the backend chosen by `mode` and `device` (the reference interpreter or C).
 
 C functions are cached whole. The key is the graph's content (`graph_key`, no
 xDSL needed) + tensorc's source fingerprint (passes, pipelines, emitter) + numpy's
-version + the C compiler's identity + the compile flags. A hit (a warm compile)
+version + the C compiler's identity + the compile flags and the machine's x86-64
+level + the donated (in-place) updates. A hit (a warm compile)
 loads the stored kernel and its extension and skips tracing, the passes, the C
 emission and the C compiler, without importing xDSL; the optimized tc module
 (`f.maker`) and the C source (`f.source`) are read from the cache when asked for.
@@ -12,8 +13,8 @@ signature and `<key>.mlir` the optimized module. Whatever else a compile comes t
 depend on (an environment variable read by a pass, a flag) must join the key in
 `_function_key`, or a warm compile would miss its change.
 
-`TENSORC_PROFILE_COMPILE=1` prints the time of each stage: graph key, trace, each
-pass, codegen, C compile, load.
+`TENSORC_PROFILE_COMPILE=1` prints the time of each stage to stderr: graph key,
+importing the compiler (xDSL), trace, each pass, codegen, C compile, load, store.
 """
 
 from __future__ import annotations
