@@ -130,8 +130,10 @@ def test_trust_input_skips_checks_but_never_crashes(path: str) -> None:
     f = tensorc.function([x], x * 2, trust_input=True)
     assert f.trust_input
     np.testing.assert_array_equal(f(np.ones(4)), np.full(4, 2.0))
-    # not an ndarray: converted like any other call
+    # not an ndarray, or one of another rank: converted, or the usual error
     np.testing.assert_array_equal(f([1.0, 2.0]), [2.0, 4.0])
+    with pytest.raises(ShapeError, match="1 dims; got 0"):
+        f(np.asarray(1.0))
     np.testing.assert_array_equal(f(np.float64(3.0) * np.ones(1)), [6.0])
 
 

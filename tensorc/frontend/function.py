@@ -9,9 +9,9 @@ updates; anything unusual (keywords, defaults, Python numbers, other dtypes,
 strided arrays, wrong shapes) comes back to `_call_slow`, which converts the
 inputs or raises the user-facing error. Without the extension, `_call_python`
 does the same in Python around a ctypes call. `trust_input=True` skips the
-dtype/shape checks of explicit inputs that are numpy arrays (as in Theano, an
-array of the wrong dtype or shape then gives wrong results or worse); anything
-that is not an array is still converted.
+dtype/layout/static-dim checks of explicit inputs that are numpy arrays of the
+right rank (as in Theano, an array of the wrong dtype or shape then gives wrong
+results or worse); anything else is still converted.
 """
 
 from __future__ import annotations
@@ -414,7 +414,7 @@ class Function:
         trust = self.trust_input
         arrays = [
             value
-            if (trust and type(value) is np.ndarray) or _conforms(value, constraint)
+            if (trust and _trusted(value, constraint)) or _conforms(value, constraint)
             else _convert(value, var, self._position(i), self.allow_input_downcast)
             for i, (value, var, constraint) in enumerate(
                 zip(values, self.input_variables, self._constraints)
@@ -462,6 +462,11 @@ dims as (axis, size) pairs."""
 def _constraint(var: Variable) -> Constraint:
     static = tuple((axis, d) for axis, d in enumerate(var.type.shape) if d is not None)
     return np.dtype(var.dtype), var.ndim, static
+
+
+def _trusted(value: Any, constraint: Constraint) -> bool:
+    """What trust_input still checks: an array of the right rank."""
+    return type(value) is np.ndarray and value.ndim == constraint[1]
 
 
 def _conforms(value: Any, constraint: Constraint) -> bool:

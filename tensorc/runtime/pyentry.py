@@ -23,7 +23,8 @@ numpy and compiler versions are in the key) and loaded with importlib's
   one output or a list. Anything else (keywords, defaults, Python scalars, lists,
   other dtypes, strided arrays, a wrong static dim) goes to `slow(*args,
   **kwargs)`, which converts or raises the user-facing error. With `trust` the
-  explicit inputs are only checked to be ndarrays (no dtype/shape checks).
+  explicit inputs are only checked to be ndarrays of the right rank (no dtype,
+  layout or static-dim checks).
 
 `load()` returns the module, or None when Python's or numpy's C headers are
 missing (`TENSORC_PYENTRY=0` forces that, for tests); the caller then uses ctypes.
@@ -202,6 +203,11 @@ static inline int conforms(const Kernel *k, Py_ssize_t i, PyObject *object) {
     for (int r = 0; r < spec->rank; ++r)
         if (want[r] >= 0 && dims[r] != want[r]) return 0;
     return 1;
+}
+
+/* What trust_input still checks: an array of the right rank (its dims are read). */
+static inline int trusted(const Kernel *k, Py_ssize_t i, PyObject *object) {
+    return PyArray_Check(object) && PyArray_NDIM((PyArrayObject *)object) == k->in[i].rank;
 }
 
 static void release_buffer(PyObject *capsule) {
@@ -464,7 +470,7 @@ static PyObject *function_call(FunctionCall *self, PyObject *args, PyObject *kwa
     PyObject *inputs[k->n_in + 1];
     for (Py_ssize_t i = 0; i < self->n_explicit; ++i) {
         inputs[i] = PyTuple_GET_ITEM(args, i);
-        if (self->trust ? !PyArray_Check(inputs[i]) : !conforms(k, i, inputs[i]))
+        if (self->trust ? !trusted(k, i, inputs[i]) : !conforms(k, i, inputs[i]))
             return PyObject_Call(self->slow, args, kwargs);
     }
     Py_ssize_t read = 0;
