@@ -264,26 +264,46 @@ class FunctionOutliner:
         """Two kernels; the scalar statements that follow the loop run at the end
         of the second one, later uses read the results from 0-d device buffers."""
         root = plan.root
+        last = tail[-1] if tail else root
+        dependent = self._dependent_device_ops(root, last)
+        local = set(tail) | set(dependent)
+        spilled = [r for r in root.results if _used_beyond(r, local)]
+        spills = [self._alloc(storage_type(r.type), [], root) for r in spilled]
         results: dict[SSAValue, SSAValue] = {}
         red = plan.reduction({}, results)
-        spills = [self._alloc(storage_type(r.type), [], root) for r in root.results]
         fold = red.finish
 
         def finish(
             kb: KernelBuilder, rows: reduce.Values, totals: reduce.Values
         ) -> None:
             fold(kb, rows, totals)
-            for result, spill in zip(root.results, spills, strict=True):
+            for result, spill in zip(spilled, spills, strict=True):
                 value = reduce.to_storage(kb, results[result])
                 kb.builder.insert(memref.StoreOp.get(value, kb.capture(spill), []))
             for op in tail:
                 kb.clone_inline(op, results)
 
         red.finish = finish
-        last = tail[-1] if tail else root
         self._two_pass(red, "reduce_all", last)
-        for result, spill in zip(root.results, spills, strict=True):
+        for result, spill in zip(spilled, spills, strict=True):
             result.replace_all_uses_with(self._host_load(spill, result.type, last))
+        for op in dependent:  # device scalars of the results: after the reads
+            op.detach()
+            Rewriter.insert_op(op, InsertPoint.before(last))
+
+    def _dependent_device_ops(self, root: Operation, last: Operation) -> list[Operation]:
+        """Device scalar ops between `root` and `last` computed from root's results
+        (grouping keeps host ops that use them out of that range)."""
+        found: list[Operation] = []
+        tainted = set(root.results)
+        op = root.next_op if last is not root else None
+        while op is not None and op is not last:
+            if any(v in tainted for v in op.operands):
+                assert all(r in self.device for r in op.results), op
+                tainted.update(op.results)
+                found.append(op)
+            op = op.next_op
+        return found
 
     def _two_pass(self, red: reduce.Reduction, kind: str, before: Operation) -> None:
         """Launch a full reduction before `before`: block partials, then one block."""
@@ -408,6 +428,17 @@ class FunctionOutliner:
                 f"tc-outline-gpu-kernels: {describe(op)} cannot stay in host function "
                 f"@{self.symbol}"
             )
+
+
+def _used_beyond(value: SSAValue, local: set[Operation]) -> bool:
+    """Whether `value` reaches an op outside `local` through ops inside it."""
+    for use in value.uses:
+        user = use.operation
+        if user not in local:
+            return True
+        if any(_used_beyond(result, local) for result in user.results):
+            return True
+    return False
 
 
 def _is_gemm(call: func.CallOp) -> bool:

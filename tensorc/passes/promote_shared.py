@@ -278,6 +278,7 @@ class KernelPlacement:
     def _promote(self, candidate: Intermediate, launch: gpu.LaunchFuncOp) -> None:
         entry = self.kernel.body.block
         alloc = memref.AllocOp([], [], candidate.local_type)
+        alloc.memref.name_hint = candidate.arg.name_hint
         shared = [op for op in entry.ops if isinstance(op, memref.AllocOp)]
         anchor = shared[-1].next_op if shared else entry.first_op
         assert anchor is not None
