@@ -68,7 +68,7 @@ class CompiledGraph:
         self._source = source
         self.device_values = device_values
         """The GPU device whose memory `run` takes and returns values in (then
-        they are gpu_plan.DeviceArray), None for host arrays."""
+        they are gpu_runner.DeviceArray), None for host arrays."""
 
     @property
     def optimized(self) -> ModuleOp:
@@ -198,10 +198,11 @@ def _compile_gpu(
 ) -> CompiledGraph:
     """Device 'cuda' or 'cuda-emu': the "cuda" pipeline, the CUDA emitter, and a
     launch plan of the host function run through the device's adapter
-    (tensorc/runtime/gpu_plan.py). A missing GPU is reported before any work."""
-    from tensorc.runtime import gpu_plan
+    (tensorc/runtime/gpu_plan.py, gpu_runner.py). A missing GPU is reported before
+    any work."""
+    from tensorc.runtime import gpu_plan, gpu_runner
 
-    adapter = gpu_plan.adapter_for(device)
+    adapter = gpu_runner.adapter_for(device)
     from tensorc import pipeline
     from tensorc.frontend.trace import trace
     from tensorc.lowering.gpu.cuda_emitter import emit_cuda
@@ -214,7 +215,7 @@ def _compile_gpu(
     _run_passes("cuda", ctx, lowered, profile)
     source = emit_cuda(lowered)
     profile.mark("CUDA codegen")
-    runner = gpu_plan.GpuRunner(gpu_plan.plan_host(lowered, ENTRY), adapter, source)
+    runner = gpu_runner.GpuRunner(gpu_plan.plan_host(lowered, ENTRY), adapter, source)
     profile.mark("CUDA compile + load")
     return CompiledGraph(
         runner, optimized=module, source=source, device_values=runner.device_values

@@ -16,7 +16,8 @@ from tensorc import pipeline
 from tensorc.errors import DTypeError, LoweringError, ShapeError
 from tensorc.runtime import gpu_plan
 from tensorc.runtime.cuda_emu import CudaEmuAdapter
-from tensorc.runtime.gpu_plan import GpuRunner, plan_host
+from tensorc.runtime.gpu_plan import plan_host
+from tensorc.runtime.gpu_runner import GpuRunner
 
 SEGMENTS = "operandSegmentSizes = array<i32: 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, {}, 0>"
 

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from tensorc.errors import DeviceUnavailableError, GpuKernelError
-from tensorc.runtime import gpu_plan
+from tensorc.runtime import gpu_plan, gpu_runner
 from tensorc.runtime.cuda import cuda_status
 
 FAKE_INIT = 'VERSION_TEXT = "0.0-standin"\n'
@@ -168,7 +168,7 @@ def standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     package.mkdir()
     (package / "__init__.py").write_text(FAKE_INIT)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(gpu_plan, "_ADAPTERS", {})
+    monkeypatch.setattr(gpu_runner, "_ADAPTERS", {})
     yield package
     for name in [m for m in sys.modules if m == "pycuda" or m.startswith("pycuda.")]:
         del sys.modules[name]
@@ -189,11 +189,11 @@ def _install(package: Path, driver: str, compiler: str = FAKE_COMPILER) -> Modul
 
 def test_missing_pycuda(monkeypatch):
     monkeypatch.setitem(sys.modules, "pycuda", None)  # `import pycuda` fails
-    monkeypatch.setattr(gpu_plan, "_ADAPTERS", {})
+    monkeypatch.setattr(gpu_runner, "_ADAPTERS", {})
     status = cuda_status()
     assert status.missing == "pycuda" and not status.ok
     with pytest.raises(DeviceUnavailableError) as caught:
-        gpu_plan.adapter_for("cuda")
+        gpu_runner.adapter_for("cuda")
     assert caught.value.missing == "pycuda"
     message = str(caught.value)
     assert "pycuda is not installed" in message
@@ -204,7 +204,7 @@ def test_missing_pycuda(monkeypatch):
 def test_missing_libcuda(standin):
     _install(standin, NO_LIBCUDA_DRIVER)
     with pytest.raises(DeviceUnavailableError) as caught:
-        gpu_plan.adapter_for("cuda")
+        gpu_runner.adapter_for("cuda")
     assert caught.value.missing == "libcuda"
     message = str(caught.value)
     assert "libcuda cannot be loaded" in message
@@ -216,7 +216,7 @@ def test_no_device(standin):
     driver = _install(standin, FAKE_DRIVER)
     driver.STATE["init_error"] = "cuInit failed: no CUDA-capable device is detected"
     with pytest.raises(DeviceUnavailableError) as caught:
-        gpu_plan.adapter_for("cuda")
+        gpu_runner.adapter_for("cuda")
     assert caught.value.missing == "device"
     assert "no CUDA-capable device is detected" in str(caught.value)
     assert "nvidia-smi" in str(caught.value)
@@ -259,7 +259,7 @@ extern "C" __global__ void scale(const float* x, int64_t n, const float* s, floa
 @pytest.fixture
 def adapter(standin):
     driver = _install(standin, FAKE_DRIVER)
-    adapter = gpu_plan.adapter_for("cuda")
+    adapter = gpu_runner.adapter_for("cuda")
     assert adapter.name == "cuda" and not adapter.host_memory_is_device_memory
     return adapter, driver
 
@@ -286,10 +286,10 @@ def test_runner_keeps_results_on_the_device(adapter):
 
     cuda, driver = adapter
     program = gpu_plan.plan_host(Parser(pipeline.make_context(), HOST).parse_module())
-    runner = gpu_plan.GpuRunner(program, cuda, KERNELS)
+    runner = gpu_runner.GpuRunner(program, cuda, KERNELS)
     x = np.arange(100, dtype=np.float32)
     out, total = runner([x, np.float32(2)])
-    assert isinstance(out, gpu_plan.DeviceArray) and out.device == "cuda"
+    assert isinstance(out, gpu_runner.DeviceArray) and out.device == "cuda"
     assert out.shape == (100,) and out.dtype == np.float32
     np.testing.assert_array_equal(np.asarray(out), 2 * x)
     assert total.get() == 2 * x.sum()
@@ -333,7 +333,7 @@ def test_bool_arguments_go_as_bytes(adapter):
 
 def test_upload_for_shared_values(adapter):
     cuda, _ = adapter
-    value = gpu_plan.upload("cuda", np.arange(4.0))
+    value = gpu_runner.upload("cuda", np.arange(4.0))
     assert value.adapter is cuda and value.ndim == 1
     np.testing.assert_array_equal(value.get(), np.arange(4.0))
     assert repr(value) == "DeviceArray(cuda, shape=(4,), dtype=float64)"
@@ -352,7 +352,7 @@ def test_shared_variables_live_on_the_device(adapter):
     for k in range(3):
         out = step(np.ones(3))
         assert type(out) is np.ndarray and out == 3.0 * k
-    assert isinstance(w.get_value(return_internal_type=True), gpu_plan.DeviceArray)
+    assert isinstance(w.get_value(return_internal_type=True), gpu_runner.DeviceArray)
     # w went to the device once; each call uploads x and downloads the output
     assert driver.STATE["htod"] - uploads == 1 + 3
     assert driver.STATE["dtoh"] - downloads == 3
@@ -369,7 +369,7 @@ def test_function_on_missing_gpu_raises_one_clear_error(monkeypatch):
     import tensorc.tensor as T
 
     monkeypatch.setitem(sys.modules, "pycuda", None)
-    monkeypatch.setattr(gpu_plan, "_ADAPTERS", {})
+    monkeypatch.setattr(gpu_runner, "_ADAPTERS", {})
     x = T.dvector("x")
     with pytest.raises(DeviceUnavailableError, match="pycuda is not installed"):
         tensorc.function([x], x + 1, device="cuda")
@@ -387,7 +387,7 @@ def test_real_pycuda_reports_its_state():
     else:
         assert status.missing in ("libcuda", "device") and status.reason
         with pytest.raises(DeviceUnavailableError):
-            gpu_plan.adapter_for("cuda")
+            gpu_runner.adapter_for("cuda")
 
 
 @pytest.mark.skipif(
@@ -399,7 +399,7 @@ def test_real_gpu_runs_the_kernels():
     from tensorc import pipeline
 
     program = gpu_plan.plan_host(Parser(pipeline.make_context(), HOST).parse_module())
-    runner = gpu_plan.GpuRunner(program, gpu_plan.adapter_for("cuda"), KERNELS)
+    runner = gpu_runner.GpuRunner(program, gpu_runner.adapter_for("cuda"), KERNELS)
     x = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
     out, total = runner([x, np.float32(3)])
     np.testing.assert_allclose(out.get(), 3 * x, rtol=1e-6)

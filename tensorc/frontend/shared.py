@@ -44,7 +44,7 @@ class SharedVariable(Variable):
         kept there (updates by functions on that device stay there too)."""
         value = self._value
         if getattr(value, "device", None) != device:
-            from tensorc.runtime.gpu_plan import upload
+            from tensorc.runtime.gpu_runner import upload
 
             self._value = value = upload(device, self.value)
         return value

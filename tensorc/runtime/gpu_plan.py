@@ -1,31 +1,30 @@
 """Launch planning for the GPU devices ('cuda' through pycuda, 'cuda-emu' through
-the emulator): runs the host function of a GPU-lowered module in Python.
+the emulator): the host function of a GPU-lowered module as Python steps, which
+tensorc/runtime/gpu_runner.py runs through a device adapter.
 
 Precondition (/work/notes/gpu.md): the module holds a `gpu.module` of kernels and
 a host `func.func @main(memrefs...) -> (memrefs...)` whose single block holds only
-arith ops on index/integer (and a few float) scalars, memref.dim, memref.alloc,
-memref.dealloc, memref.cast, memref.get_global (of a module-level memref.global),
-memref.load of 0-d memrefs (a device -> host scalar read), cf.assert,
-gpu.launch_func and func.return. Every returned memref is a fresh alloc.
+arith ops on index/integer scalars (and a few float ones: casts, +-*/, negation),
+memref.dim, memref.alloc, memref.dealloc, memref.cast, memref.get_global (of a
+module-level memref.global), memref.load of 0-d memrefs (a device -> host scalar
+read), cf.assert, gpu.launch_func and func.return. Every returned memref is a
+fresh alloc.
 
-`plan_host(module)` turns that block into a `HostProgram` once: one Python
-closure per op over a register list, constants folded, every `memref.dim` of an
+`plan_host(module)` turns that block into a `HostProgram` once: one closure per
+op over a register list (HOST_OPS), constants folded, every `memref.dim` of an
 alloc resolved to the alloc's size, and the run-time checks that depend only on
 input shapes moved to the front, so a shape error is raised before any buffer is
-allocated or any kernel runs. `GpuRunner(program, adapter, source)` compiles the
-CUDA source through the adapter and runs the program per call:
-- inputs are numpy arrays (uploaded for the call) or `DeviceArray`s of the same
-  device (used in place); static dims are checked like the C backend does;
-- a failed cf.assert raises ShapeError with its message (plus " (got a and b)"
-  when its condition is an arith.cmpi), after freeing what the call allocated;
-- a launch passes each memref as its buffer followed by one int64 per dim, index
-  as int64 and other scalars as their own type; a launch with an empty grid or
-  block (an empty tensor) is skipped;
-- outputs come back as numpy arrays when host memory is device memory
-  (cuda-emu), else as `DeviceArray`s that stay on the GPU until copied.
+allocated or any kernel runs. Per call the steps
+- allocate through the adapter and free what the call does not return;
+- raise ShapeError with a failed cf.assert's message (plus " (got a and b)" when
+  its condition is an arith.cmpi, as the C backend does);
+- launch with each memref passed as its buffer followed by one int64 per dim,
+  index as int64 and other scalars as their own type; a launch with an empty grid
+  or block (an empty tensor) is skipped.
+Scalars follow C: integers wrap to their width, division by zero gives 0.
 
-Adapter interface (tensorc/runtime/cuda.py, tensorc/runtime/cuda_emu.py): see
-`GpuAdapter`.
+`GpuAdapter` is the interface both adapters (tensorc/runtime/cuda.py,
+tensorc/runtime/cuda_emu.py) implement.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from xdsl.dialects import arith, cf, func, gpu, memref
@@ -49,14 +48,11 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Operation, SSAValue
 
 from tensorc.dialects.tc import array_from_dense
-from tensorc.errors import (
-    ConfigError,
-    DTypeError,
-    GpuKernelError,
-    LoweringError,
-    ShapeError,
-)
+from tensorc.errors import GpuKernelError, LoweringError, ShapeError
 from tensorc.lowering.cpu.c_expr import c_scalar_type
+
+if TYPE_CHECKING:
+    from tensorc.runtime.gpu_runner import GpuRunner
 
 DEVICES = ("cuda", "cuda-emu")
 
@@ -86,79 +82,6 @@ class GpuAdapter(Protocol):
     ) -> None: ...
 
 
-# region device arrays
-
-
-class DeviceArray:
-    """A tensor in GPU memory, owned: freed when the object dies. Functions on
-    device 'cuda' return these for the shared variables they update and take
-    them without a copy; `get()` or `np.asarray(d)` copies it to the host."""
-
-    __slots__ = ("__weakref__", "adapter", "dtype", "handle", "shape")
-
-    def __init__(
-        self, adapter: GpuAdapter, handle: Any, shape: tuple[int, ...], dtype: np.dtype
-    ) -> None:
-        self.adapter = adapter
-        self.handle = handle
-        self.shape = shape
-        self.dtype = dtype
-
-    @property
-    def device(self) -> str:
-        return self.adapter.name
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def get(self) -> np.ndarray:
-        """A fresh host copy."""
-        return self.adapter.to_host(self.handle, self.shape, self.dtype)
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        host = self.get()
-        return host if dtype is None else host.astype(dtype)
-
-    def __del__(self) -> None:
-        self.adapter.free(self.handle)
-
-    def __repr__(self) -> str:
-        return f"DeviceArray({self.device}, shape={self.shape}, dtype={self.dtype})"
-
-
-_ADAPTERS: dict[str, GpuAdapter] = {}
-
-
-def adapter_for(device: str) -> GpuAdapter:
-    """The process-wide adapter of `device` ('cuda' or 'cuda-emu'); for 'cuda' a
-    DeviceUnavailableError if pycuda, libcuda or a GPU is missing."""
-    adapter = _ADAPTERS.get(device)
-    if adapter is None:
-        if device == "cuda-emu":
-            from tensorc.runtime.cuda_emu import CudaEmuAdapter
-
-            adapter = CudaEmuAdapter()
-        elif device == "cuda":
-            from tensorc.runtime.cuda import CudaAdapter
-
-            adapter = CudaAdapter()
-        else:
-            raise ConfigError(
-                f"unknown GPU device {device!r}: expected one of {DEVICES}"
-            )
-        _ADAPTERS[device] = adapter
-    return adapter
-
-
-def upload(device: str, array: np.ndarray) -> DeviceArray:
-    """`array` copied into the memory of `device` (for values that stay there)."""
-    adapter = adapter_for(device)
-    array = np.asarray(array, order="C")
-    return DeviceArray(adapter, adapter.to_device(array), array.shape, array.dtype)
-
-
-# endregion
 # region scalar semantics
 
 
@@ -740,115 +663,10 @@ def plan_host(module: ModuleOp, entry: str = "main") -> HostProgram:
 
 
 # endregion
-# region running
-
-
-class GpuRunner:
-    """`runner(inputs) -> outputs` for one compiled GPU function."""
-
-    def __init__(self, program: HostProgram, adapter: GpuAdapter, source: str) -> None:
-        self.program = program
-        self.adapter = adapter
-        self.source = source
-        self.device = adapter.name
-        self.device_values = (
-            None if adapter.host_memory_is_device_memory else self.device
-        )
-        """The device whose memory outputs stay in (as DeviceArray), if any."""
-        self.module = adapter.compile(source)
-        self._globals: dict[str, Buffer] = {}
-
-    def global_buffer(self, name: str) -> Buffer:
-        """The device copy of constant `name`, uploaded on first use."""
-        buffer = self._globals.get(name)
-        if buffer is None:
-            array = self.program.globals[name]
-            handle = self.adapter.to_device(array)
-            buffer = self._globals[name] = Buffer(handle, array.shape, array.dtype)
-        return buffer
-
-    def __call__(self, inputs: Sequence[Any]) -> list[Any]:
-        program = self.program
-        if len(inputs) != len(program.inputs):
-            raise TypeError(f"takes {len(program.inputs)} inputs, got {len(inputs)}")
-        frame = Frame(list(program.initial), self.adapter, self.module, self)
-        uploaded: list[Any] = []
-        try:
-            for index, (value, slot) in enumerate(zip(inputs, program.input_slots)):
-                frame.registers[slot] = self._input(index, value, uploaded)
-            for step in program.steps:
-                step(frame)
-            return self._outputs(frame)
-        except BaseException:
-            for buffer in frame.owned:
-                if not buffer.freed:
-                    self.adapter.free(buffer.handle)
-            raise
-        finally:
-            for handle in uploaded:
-                self.adapter.free(handle)
-
-    def _input(self, index: int, value: Any, uploaded: list[Any]) -> Buffer:
-        spec = self.program.inputs[index]
-        if isinstance(value, DeviceArray):
-            if value.adapter is not self.adapter:
-                raise ValueError(
-                    f"input {index} lives on device {value.device!r}, this function "
-                    f"runs on {self.device!r}"
-                )
-            handle = value.handle
-        else:
-            value = np.asarray(value, order="C")
-            handle = self.adapter.to_device(value)
-            uploaded.append(handle)
-        if value.dtype != spec.dtype:
-            raise DTypeError(
-                f"input {index} has dtype {value.dtype}, expected {spec.dtype}"
-            )
-        if len(value.shape) != len(spec.shape):
-            raise ShapeError(
-                f"input {index} has {len(value.shape)} dims, expected {len(spec.shape)}"
-            )
-        for axis, (got, want) in enumerate(zip(value.shape, spec.shape)):
-            if want is not None and got != want:
-                raise ShapeError(
-                    f"input {index} has dim {axis} = {got}, expected {want}"
-                )
-        return Buffer(handle, tuple(value.shape), value.dtype)
-
-    def _outputs(self, frame: Frame) -> list[Any]:
-        """The returned buffers as host arrays (cuda-emu) or DeviceArrays; frees
-        every other buffer the call allocated."""
-        returned: list[Buffer] = [frame.registers[s] for s in self.program.results]
-        adapter = self.adapter
-        outputs: list[Any] = []
-        for buffer in returned:
-            if not buffer.owned or buffer.freed:  # an input, a constant, returned twice
-                host = adapter.to_host(buffer.handle, buffer.shape, buffer.dtype).copy()
-                buffer = Buffer(adapter.to_device(host), buffer.shape, buffer.dtype)
-            buffer.freed = True  # ownership moves to the output
-            if adapter.host_memory_is_device_memory:
-                outputs.append(
-                    adapter.to_host(buffer.handle, buffer.shape, buffer.dtype)
-                )
-            else:
-                outputs.append(
-                    DeviceArray(adapter, buffer.handle, buffer.shape, buffer.dtype)
-                )
-        for buffer in frame.owned:
-            if not buffer.freed:
-                adapter.free(buffer.handle)
-                buffer.freed = True
-        return outputs
-
-    def __del__(self) -> None:
-        for buffer in getattr(self, "_globals", {}).values():
-            self.adapter.free(buffer.handle)
 
 
 def build_runner(module: ModuleOp, source: str, device: str) -> GpuRunner:
     """The runner of GPU-lowered `module` whose kernels are CUDA `source`."""
+    from tensorc.runtime.gpu_runner import GpuRunner, adapter_for
+
     return GpuRunner(plan_host(module), adapter_for(device), source)
-
-
-# endregion
