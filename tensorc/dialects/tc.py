@@ -1286,12 +1286,18 @@ class CompositeOp(TcOp):
     def check_message(self, check: DimCheck) -> str:
         """`tc.mul (created at model.py:4), fused: dim 0 of input #2 differs from
         dim 0 of input #0` (the C emitter appends the two sizes)."""
-        rhs = f"dim {self.input_dim(check.rhs, check.axis)} of input #{check.rhs}"
+        rhs = self._input_dim_text(check.rhs, check.axis)
         if check.lhs is None:
             lhs = f"the static output dim {check.axis}"
         else:
-            lhs = f"dim {self.input_dim(check.lhs, check.axis)} of input #{check.lhs}"
+            lhs = self._input_dim_text(check.lhs, check.axis)
         return f"{origin_text(check.origin)}, fused: {rhs} differs from {lhs}"
+
+    def _input_dim_text(self, index: int, axis: int) -> str:
+        """`dim 0 of input #1 (y)`: the name when the value has one."""
+        hint = self.inputs[index].name_hint
+        name = f"input #{index} ({hint})" if hint else f"input #{index}"
+        return f"dim {self.input_dim(index, axis)} of {name}"
 
     def verify_(self) -> None:
         _verify_composite_types(self)
