@@ -329,6 +329,68 @@ def test_promotion_keeps_results_in_both_thread_orders(
     np.testing.assert_allclose(total, a.sum(), rtol=1e-5)
 
 
+def _matches_reference(
+    inputs: list[Any],
+    outputs: list[Any],
+    values: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expected = tensorc.function(inputs, outputs, mode="REFERENCE")(*values)
+    f = tensorc.function(inputs, outputs, device="cuda-emu")
+    for order in ("forward", "reverse"):
+        monkeypatch.setenv("TENSORC_CUDA_EMU_ORDER", order)
+        for want, got in zip(expected, f(*values), strict=True):
+            want, got = np.asarray(want), np.asarray(got)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_allclose(
+                got.astype(np.float64),
+                want.astype(np.float64),
+                rtol=1e-5,
+                atol=1e-6,
+                equal_nan=True,
+            )
+
+
+def test_reductions_over_any_axes_ties_and_nans_match_the_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    x = T.tensor3("x")
+    a = np.random.default_rng(3).standard_normal((4, 5, 300))
+    a[1, 2, 7] = np.nan
+    a[2, :, 3] = a[2, :, 9] = 9.0  # ties: the first index wins
+    outputs = [
+        x.sum(axis=(0, 2)),
+        x.max(axis=0),
+        T.argmax(x, axis=0),
+        x.prod(axis=2),
+        x.min(axis=(1, 2)),
+        T.argmax(x),
+        T.argmin(x, axis=2),
+        x.sum(axis=1, keepdims=True),
+    ]
+    _matches_reference([x], outputs, [a], monkeypatch)
+
+
+def test_integer_and_float16_graphs_match_the_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    i, h = T.lmatrix("i"), T.matrix("h", dtype="float16")
+    rng = np.random.default_rng(4)
+    ints = rng.integers(-5, 5, (7, 333))
+    halves = rng.standard_normal((6, 40)).astype(np.float16)
+    outputs = [
+        i.sum(axis=0),
+        i.max(axis=1),
+        T.argmin(i, axis=1),
+        (i > 0).sum(),
+        T.nnet.softmax(h),
+        h.max(),
+        T.dot(h, h.T),
+        T.exp(h) * 2,
+    ]
+    _matches_reference([i, h], outputs, [ints, halves], monkeypatch)
+
+
 # ---------------------------------------------------------------------------------
 # nvcc and ptxas
 # ---------------------------------------------------------------------------------
@@ -439,6 +501,19 @@ def test_kernels_compile_without_spills_and_use_the_planned_shared_memory(
     for kernel, (planned_bytes, kind) in planned.items():
         uses_shared = kind in ("reduce_rows", "reduce_all_partial", "matmul")
         assert (planned_bytes > 0) == uses_shared or kind.endswith("final"), kernel
+
+
+@needs_nvcc
+def test_float16_kernels_compile(tmp_path: Path) -> None:
+    """nvcc has no device _Float16; the prelude's 2-byte stand-in converts with
+    PTX instructions."""
+    module = _canonical("float16")
+    planned = {k.sym_name.data: shared_bytes(k) for k in kernels(module)}
+    report = ptxas_report(emit_cuda(module), tmp_path)
+    assert {kernel for kernel, _ in report} == set(planned)
+    for (kernel, arch), resources in report.items():
+        assert resources.spill_stores == resources.stack == 0, (kernel, arch)
+        assert resources.smem == planned[kernel], (kernel, arch, resources)
 
 
 @needs_nvcc

@@ -95,6 +95,21 @@ static __device__ inline bool tc_islessgreater(double a, double b) { return a < 
 #ifdef __CUDA_ARCH__
 #define __builtin_ctzll(x) (__ffsll((long long)(x)) - 1)
 #endif
+/* nvcc has no device _Float16: a 2-byte value converted through float (and
+   double) with PTX's round-to-nearest-even conversions, as _Float16 does */
+struct tc_half {
+    unsigned short bits;
+    tc_half() = default;
+    __device__ tc_half(float x) { asm("cvt.rn.f16.f32 %0, %1;" : "=h"(bits) : "f"(x)); }
+    __device__ tc_half(double x) { asm("cvt.rn.f16.f64 %0, %1;" : "=h"(bits) : "d"(x)); }
+    template <class T> __device__ tc_half(T x) : tc_half((float)x) {}
+    __device__ operator float() const {
+        float x;
+        asm("cvt.f32.f16 %0, %1;" : "=f"(x) : "h"(bits));
+        return x;
+    }
+};
+#define _Float16 tc_half
 #endif
 #define TC_FN static __device__ inline
 """

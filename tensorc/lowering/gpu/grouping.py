@@ -125,8 +125,11 @@ def _same_rows(group: Group, item: Item) -> bool:
     plan = item.plan
     if rows is None or not isinstance(plan, MapPlan | ReducePlan | MemoryReducePlan):
         return False
-    if not leading_rows(plan) or len(plan.loops) < len(rows):
+    own = leading_rows(plan)
+    if not own or len(plan.loops) < len(rows):
         return False
+    if not isinstance(plan, MapPlan) and len(own) != len(rows):
+        return False  # a reduction stage folds exactly one row's elements
     return ubs_of(plan.loops[: len(rows)]) == ubs_of(rows)
 
 
