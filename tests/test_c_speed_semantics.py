@@ -305,3 +305,54 @@ def test_expression_is_one_threaded_vector_loop() -> None:
 
 
 # endregion
+
+
+# region contiguous fast path
+
+SUBBLOCK = """
+func.func @main(%a: memref<?x?xf64>, %b: memref<?x?xf64>) -> memref<?x?xf64> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = memref.dim %a, %c0 : memref<?x?xf64>
+  %m = memref.dim %a, %c1 : memref<?x?xf64>
+  %out = memref.alloc(%n, %m) : memref<?x?xf64>
+  scf.for %i = %c0 to %n step %c1 {
+    scf.for %j = %c0 to %m step %c1 {
+      %x = memref.load %a[%i, %j] : memref<?x?xf64>
+      %y = memref.load %b[%i, %j] : memref<?x?xf64>
+      %s = arith.addf %x, %y : f64
+      memref.store %s, %out[%i, %j] : memref<?x?xf64>
+    }
+  }
+  func.return %out : memref<?x?xf64>
+}
+"""
+
+
+def test_a_nest_over_contiguous_buffers_is_one_loop() -> None:
+    """Dims known equal (asserted by the elementwise op): one flat loop only."""
+    x, y = T.dmatrix("x"), T.dmatrix("y")
+    f = tensorc.function([x, y], T.tanh(x) * y + 1.0)
+    source = f.source
+    assert source is not None
+    body = source[source.index("TC_ENTRY int") :]
+    assert body.count("for (") == 1 and re.search(r"x_\d+\[k_\d+\]", body)
+    rng = np.random.default_rng(6)
+    for shape in ((5, 3), (100_000, 2), (2, 100_000), (0, 4), (4, 0)):
+        xv, yv = rng.standard_normal(shape), rng.standard_normal(shape)
+        np.testing.assert_allclose(f(xv, yv), np.tanh(xv) * yv + 1.0, rtol=1e-15)
+
+
+def test_the_flat_loop_runs_only_when_the_inner_dims_match() -> None:
+    """%b's dims are not known to equal the loop's: a run-time check picks the
+    flat loop or the nest (which reads %b's top-left block)."""
+    kernel = compile_module(parse(SUBBLOCK))
+    source = kernel.source[kernel.source.index("TC_ENTRY int") :]
+    assert re.search(r"if \(b_\d+_d1 == a_\d+_d1\) \{", source)
+    a = np.arange(12.0).reshape(3, 4)
+    for b in (np.ones((3, 4)), np.arange(35.0).reshape(5, 7)):
+        (got,) = kernel([a, b])
+        np.testing.assert_array_equal(got, a + b[:3, :4])
+
+
+# endregion

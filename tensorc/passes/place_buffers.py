@@ -115,14 +115,16 @@ def data_uses(buffer: SSAValue) -> list[Operation]:
 
 
 @dataclass
-class _Dims:
+class DimEquality:
     """Which dims are equal: union-find over index values, arguments' dynamic dims
-    and static sizes, from constants, `memref.dim`s and asserted equalities."""
+    and static sizes. `of` knows the facts true everywhere (constants,
+    `memref.dim`s); `assume` adds what a `cf.assert` checked, for code that runs
+    after it."""
 
     parent: dict[DimKey, DimKey] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, block: Block) -> _Dims:
+    def of(cls, block: Block) -> DimEquality:
         dims = cls()
         for op in block.walk():
             if isinstance(op, arith.ConstantOp) and isinstance(
@@ -135,14 +137,17 @@ class _Dims:
                 keys = dims.keys(memref_root(op.source))
                 if axis is not None and 0 <= axis < len(keys):
                     dims.union(op.result, keys[axis])
-            elif isinstance(op, cf.AssertOp) and op.parent_block() is block:
-                compare = op.arg.owner
-                if (
-                    isinstance(compare, arith.CmpiOp)
-                    and compare.predicate.value.data == 0
-                ):
-                    dims.union(compare.lhs, compare.rhs)
         return dims
+
+    def assume(self, op: Operation) -> None:
+        """Add the equality `op` asserts, if it is `cf.assert (cmpi eq a, b)`."""
+        if isinstance(op, cf.AssertOp):
+            compare = op.arg.owner
+            if isinstance(compare, arith.CmpiOp) and compare.predicate.value.data == 0:
+                self.union(compare.lhs, compare.rhs)
+
+    def copy(self) -> DimEquality:
+        return DimEquality(dict(self.parent))
 
     def find(self, key: DimKey) -> DimKey:
         while key in self.parent:
@@ -175,6 +180,30 @@ class _Dims:
         return len(ka) == len(kb) and all(
             self.find(x) == self.find(y) for x, y in zip(ka, kb)
         )
+
+
+@dataclass
+class _DimsBefore:
+    """DimEquality where a top-level op runs: the facts true everywhere plus the
+    equalities asserted by the top-level asserts before it (an assert after an op
+    proves nothing about the op's own run)."""
+
+    block: Block
+    base: DimEquality = field(init=False)
+    cached: dict[Operation, DimEquality] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.base = DimEquality.of(self.block)
+
+    def at(self, op: Operation) -> DimEquality:
+        if op not in self.cached:
+            dims = self.base.copy()
+            for earlier in self.block.ops:
+                if earlier is op:
+                    break
+                dims.assume(earlier)
+            self.cached[op] = dims
+        return self.cached[op]
 
 
 @dataclass
@@ -335,18 +364,18 @@ def _elementwise(top: Operation, dying: SSAValue, fresh: SSAValue) -> bool:
 
 
 def _mergeable(
-    positions: _Block, dims: _Dims, fresh: SSAValue, dying: SSAValue
+    positions: _Block, dims: _DimsBefore, fresh: SSAValue, dying: SSAValue
 ) -> bool:
     """Whether allocation `fresh` may take over `dying`'s storage: `dying` is last
     used where `fresh` is first used, elementwise (module docstring)."""
     fresh_type, dying_type = fresh.type, dying.type
     assert isinstance(fresh_type, MemRefType) and isinstance(dying_type, MemRefType)
-    if fresh_type.element_type != dying_type.element_type or not dims.same(
-        fresh, dying
-    ):
+    if fresh_type.element_type != dying_type.element_type:
         return False
     fresh_span, dying_span = positions.span(fresh), positions.span(dying)
     if fresh_span is None or dying_span is None or dying_span[1] != fresh_span[0]:
+        return False
+    if not dims.at(positions.ops[fresh_span[0]]).same(fresh, dying):
         return False
     if isinstance(dying.owner, Operation):
         defined = positions.position[dying.owner]
@@ -371,7 +400,7 @@ def _merge(block: Block, fresh: SSAValue, dying: SSAValue) -> None:
     alloc.erase()
 
 
-def _merge_intermediates(block: Block, dims: _Dims, keep: set[SSAValue]) -> None:
+def _merge_intermediates(block: Block, dims: _DimsBefore, keep: set[SSAValue]) -> None:
     """Let each allocation take over an intermediate dying where it is first
     written; allocations in `keep` are left for the updates of arguments."""
     returned = set(_returned(block))
@@ -398,7 +427,7 @@ def _donated(function: func.FuncOp) -> dict[int, BlockArgument]:
     }
 
 
-def _update_arguments(function: func.FuncOp, dims: _Dims) -> None:
+def _update_arguments(function: func.FuncOp, dims: _DimsBefore) -> None:
     """Write updates into their arguments where legal (module docstring)."""
     block = function.body.block
     for result, arg in sorted(_donated(function).items()):
@@ -475,7 +504,7 @@ def _sink_writer(block: Block, fresh: SSAValue) -> None:
 # region slots
 
 
-def _assign_slots(block: Block, dims: _Dims) -> None:
+def _assign_slots(block: Block, dims: DimEquality) -> None:
     """A `tc.slot` for every allocation that is not returned (module docstring)."""
     positions = _Block(block)
     returned = set(_returned(block))
@@ -502,7 +531,7 @@ def _assign_slots(block: Block, dims: _Dims) -> None:
         alloc.attributes[SLOT_ATTR] = IntegerAttr(slot, 64)
 
 
-def _size_class(dims: _Dims, buffer: SSAValue) -> tuple[object, ...]:
+def _size_class(dims: DimEquality, buffer: SSAValue) -> tuple[object, ...]:
     """Buffers of one class need the same bytes: a slot they share never grows."""
     t = buffer.type
     assert isinstance(t, MemRefType)
@@ -527,9 +556,9 @@ class PlaceBuffersPass(ModulePass):
     def _place(function: func.FuncOp) -> None:
         block = function.body.block
         _normalize(block)
-        dims = _Dims.of(block)
+        dims = _DimsBefore(block)
         donated = _donated(function)
         keep = {v for k, v in enumerate(_returned(block)) if k in donated}
         _merge_intermediates(block, dims, keep)
         _update_arguments(function, dims)
-        _assign_slots(block, dims)
+        _assign_slots(block, dims.base)

@@ -42,8 +42,11 @@ class ControlEmitter(EmitterBase):
 
     # region loops
 
-    def _emit_for(self, op: scf.ForOp) -> None:
+    def _emit_for(self, op: scf.ForOp, flatten: bool = True) -> None:
         plan = self._plans.get(op, SERIAL)
+        if flatten and plan.nest:
+            self._emit_flattened(op, plan)
+            return
         carried = self._declare_carried(op)
         if plan.threads and plan.reductions:
             self._emit_chunked_reduction(op, plan, carried)
@@ -75,6 +78,49 @@ class ControlEmitter(EmitterBase):
                 self._line(f"if ({threaded}) tensorc_region_done(&{region});")
             self._line("}")
             self._line(f"if ({threaded}) tensorc_region_end(&{region});")
+        self._line("}")
+
+    def _emit_flattened(self, op: scf.ForOp, plan: LoopPlan) -> None:
+        """A perfect nest over contiguous buffers as one loop over the product
+        of its trip counts, when every buffer's inner dims are the inner trip
+        counts (checked at run time unless they are the same C expressions);
+        otherwise the nest as it is."""
+        uppers = [self._expr(loop.ub) for loop in plan.nest]
+        checks = sorted(
+            {
+                f"{self._view(buffer).dims[axis]} == {uppers[axis]}"
+                for buffer, axis in plan.nest_checks
+            }
+        )
+        if not checks:
+            self._emit_flat(op, plan)
+            return
+        self._line(f"if ({' && '.join(checks)}) {{")
+        with self.indented():
+            self._emit_flat(op, plan)
+        self._line("} else {")
+        with self.indented():
+            self._emit_for(op, flatten=False)
+        self._line("}")
+
+    def _emit_flat(self, op: scf.ForOp, plan: LoopPlan) -> None:
+        uppers = [self._expr(loop.ub) for loop in plan.nest]
+        total, flat = self._fresh("total"), self._fresh("k")
+        self._line(f"const int64_t {total} = {' * '.join(uppers)};")
+        ivs = tuple(loop.body.block.args[0] for loop in plan.nest)
+        self._flat_indices[ivs] = flat
+        if plan.threads:
+            with self._threaded(self._work(op), "omp for simd"):
+                self._emit_flat_loop(plan.nest[-1], flat, total)
+        else:
+            self._line("TC_OMP(omp simd)")
+            self._emit_flat_loop(plan.nest[-1], flat, total)
+        del self._flat_indices[ivs]
+
+    def _emit_flat_loop(self, innermost: scf.ForOp, flat: str, total: str) -> None:
+        self._line(f"for (int64_t {flat} = 0; {flat} < {total}; {flat} += 1) {{")
+        with self.indented():
+            self._emit_block(innermost.body.block)
         self._line("}")
 
     def _declare_carried(self, op: scf.ForOp) -> list[str]:

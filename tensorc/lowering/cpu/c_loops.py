@@ -31,12 +31,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from xdsl.dialects import arith, math, memref, scf
-from xdsl.dialects.builtin import Float16Type, IntegerType
+from xdsl.dialects import arith, func, math, memref, scf
+from xdsl.dialects.builtin import Float16Type, IntegerAttr, IntegerType
 from xdsl.ir import Attribute, Operation, SSAValue
 
 from tensorc.lowering.cpu.c_expr import c_expression, c_scalar_type
-from tensorc.passes.place_buffers import memref_root
+from tensorc.passes.place_buffers import DimEquality, memref_root
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,11 @@ class LoopPlan:
     simd: bool = False
     threads: bool = False
     reductions: tuple[Reduction, ...] = ()
+    nest: tuple[scf.ForOp, ...] = ()
+    """A perfect nest starting here that may run as one flat loop (`flat_nest`)."""
+    nest_checks: tuple[tuple[SSAValue, int], ...] = ()
+    """(memref, axis) whose dim must equal the nest's trip count there for the flat
+    loop to be right, where that is not known at compile time."""
 
 
 SERIAL = LoopPlan()
@@ -207,28 +212,103 @@ def _child_loops(op: Operation) -> Iterator[scf.ForOp]:
 
 
 def plan_loops(root: Operation) -> dict[scf.ForOp, LoopPlan]:
-    """A LoopPlan for every scf.for under `root` (a function or module)."""
+    """A LoopPlan for every scf.for in the functions under `root`."""
     plans: dict[scf.ForOp, LoopPlan] = {}
-    for loop in _child_loops(root):
-        _plan(loop, threaded_above=False, plans=plans)
+    for function in root.walk():
+        if isinstance(function, func.FuncOp) and not function.is_declaration:
+            block = function.body.block
+            dims = DimEquality.of(block)
+            for op in block.ops:  # asserts tell about the loops after them
+                dims.assume(op)
+                for loop in [op] if isinstance(op, scf.ForOp) else _child_loops(op):
+                    _plan(loop, False, plans, dims)
     return plans
 
 
 def _plan(
-    loop: scf.ForOp, threaded_above: bool, plans: dict[scf.ForOp, LoopPlan]
+    loop: scf.ForOp,
+    threaded_above: bool,
+    plans: dict[scf.ForOp, LoopPlan],
+    dims: DimEquality,
 ) -> None:
     children = list(_child_loops(loop))
     reductions = _reductions(loop)
     independent = reductions is not None and _independent_memory(loop)
     threads = independent and not threaded_above
+    for child in children:
+        _plan(child, threaded_above or threads, plans, dims)
+    nest = flat_nest(loop, plans) if independent else ()
     plans[loop] = LoopPlan(
         independent=independent,
         simd=independent and not children,
         threads=threads,
         reductions=reductions or (),
+        nest=nest,
+        nest_checks=_nest_checks(nest, dims),
     )
-    for child in children:
-        _plan(child, threaded_above or threads, plans)
+
+
+def _nest_checks(
+    nest: tuple[scf.ForOp, ...], dims: DimEquality
+) -> tuple[tuple[SSAValue, int], ...]:
+    """The inner dims of the nest's buffers not known to equal its trip counts."""
+    if not nest:
+        return ()
+    checks: dict[tuple[SSAValue, int], None] = {}
+    ivs = tuple(loop.body.block.args[0] for loop in nest)
+    for access in nest[-1].body.walk():
+        if (
+            isinstance(access, memref.LoadOp | memref.StoreOp)
+            and tuple(access.indices) == ivs
+        ):
+            keys = dims.keys(memref_root(access.memref))
+            for axis in range(1, len(nest)):
+                if dims.find(keys[axis]) != dims.find(nest[axis].ub):
+                    checks[(access.memref, axis)] = None
+    return tuple(checks)
+
+
+def flat_nest(
+    loop: scf.ForOp, plans: dict[scf.ForOp, LoopPlan]
+) -> tuple[scf.ForOp, ...]:
+    """The loops of the perfect nest starting at `loop` when it may run as one
+    loop over the product of the trip counts (the contiguous fast path): every
+    loop is independent, from 0 by 1, carries nothing, and holds only the next
+    one; the induction variables serve only as the complete index tuple
+    (outermost first) of loads and stores. Empty if not."""
+    nest = [loop]
+    while True:
+        ops = list(nest[-1].body.block.ops)
+        if len(ops) != 2 or not isinstance(ops[0], scf.ForOp):
+            break
+        nest.append(ops[0])
+    if len(nest) < 2:
+        return ()
+    for member in nest[1:]:
+        plan = plans.get(member)
+        if plan is None or not plan.independent:
+            return ()
+    for member in nest:
+        if member.iter_args:
+            return ()
+        if _index_constant(member.lb) != 0 or _index_constant(member.step) != 1:
+            return ()
+    ivs = tuple(member.body.block.args[0] for member in nest)
+    for iv in ivs:
+        for use in iv.uses:
+            access = use.operation
+            if not isinstance(access, memref.LoadOp | memref.StoreOp):
+                return ()
+            if tuple(access.indices) != ivs:
+                return ()
+    return tuple(nest)
+
+
+def _index_constant(value: SSAValue) -> int | None:
+    owner = value.owner
+    if isinstance(owner, arith.ConstantOp) and isinstance(owner.value, IntegerAttr):
+        return owner.value.value.data
+    return None
 
 
 # endregion

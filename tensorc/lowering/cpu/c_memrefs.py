@@ -228,6 +228,9 @@ class MemrefEmitter(EmitterBase):
             )
         if not indices:
             return "0"
+        flat = self._flat_indices.get(tuple(indices))
+        if flat is not None:
+            return flat
         offset = self._operand(indices[0])
         for step, (dim, index) in enumerate(
             zip(view.dims[1:], indices[1:], strict=True)

@@ -85,6 +85,10 @@ class EmitterBase(BasePrinter):
     _module_names: set[str] = field(default_factory=set, init=False)
     _names: set[str] = field(default_factory=set, init=False)
     _counter: int = field(default=0, init=False)
+    _flat_indices: dict[tuple[SSAValue, ...], str] = field(
+        default_factory=dict, init=False
+    )
+    """Index tuples of a flattened loop nest -> the C name of its flat index."""
 
     RESERVED_NAMES: ClassVar[frozenset[str]] = frozenset(
         ("in_data", "in_shapes", "out_data", "out_shapes", "err", "err_len", "status")
