@@ -11,8 +11,10 @@ before any pass that reuses or frees buffers by liveness (tc-place-buffers), sin
 merging loops interleaves the buffers' lifetimes.
 
 Postconditions: the same results; each function's top-level block holds fewer
-or equally many `scf.for` ops; no op changed except that ops between two merged
-loops moved above the first one.
+or equally many `scf.for` ops; ops between two merged loops moved above the
+first one; in a merged loop, a load of a row element stored earlier in the same
+iteration (same buffer and indices, no store to the buffer in between) reads the
+stored value instead (`forward_row_values`).
 
 Legality of merging loop A with the next top-level loop B (no iter_args, the same
 lower bound, upper bound and step SSA values):
@@ -31,8 +33,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, cf, func, memref, scf
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects import cf, func, memref, scf
+from xdsl.dialects.builtin import MemRefType, ModuleOp
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
@@ -70,7 +72,7 @@ def _accesses(loop: scf.ForOp) -> Iterator[Access]:
             yield Access(_root(op.memref), isinstance(op, memref.StoreOp), local)
             continue
         for value in op.operands:
-            if isinstance(value.type, memref.MemRefType):
+            if isinstance(value.type, MemRefType):
                 yield Access(_root(value), True, False)
 
 
@@ -131,22 +133,55 @@ def try_merge(first: scf.ForOp, second: scf.ForOp) -> bool:
     return True
 
 
+def forward_row_values(loop: scf.ForOp) -> int:
+    """Replace loads of a row element that this iteration stored earlier, with
+    the same indices and no store to that buffer in between, by the stored value
+    (e.g. a row's max, read by every element of the next inner loop): the inner
+    loops then read a loop-invariant scalar, which C compilers vectorize.
+    Returns the number of loads replaced."""
+    known: dict[tuple[SSAValue, tuple[SSAValue, ...]], SSAValue] = {}
+    body = loop.body.block
+    forwarded = 0
+    for op in list(loop.body.walk()):
+        if isinstance(op, memref.StoreOp):
+            buffer = _root(op.memref)
+            for key in [k for k in known if k[0] is buffer]:
+                del known[key]
+            if op.parent is body:
+                known[(buffer, tuple(op.indices))] = op.value
+        elif isinstance(op, memref.LoadOp):
+            value = known.get((_root(op.memref), tuple(op.indices)))
+            if value is not None and value.type == op.res.type:
+                op.res.replace_all_uses_with(value)
+                Rewriter.erase_op(op)
+                forwarded += 1
+        elif not isinstance(op, scf.ForOp | scf.YieldOp) and any(
+            isinstance(v.type, MemRefType) for v in op.operands
+        ):
+            known.clear()  # some other use of a buffer: forget everything
+    return forwarded
+
+
 def fuse_loops(block: Block) -> int:
-    """Merge the mergeable consecutive top-level loops of `block`; returns the
-    number of merges."""
+    """Merge the mergeable consecutive top-level loops of `block` (then forward
+    stored row values within each merged loop); returns the number of merges."""
     merges = 0
     current: scf.ForOp | None = None
+    merged: list[scf.ForOp] = []
     op = block.first_op
     while op is not None:
         following = op.next_op
         if isinstance(op, scf.ForOp):
             if current is not None and try_merge(current, op):
                 merges += 1
+                merged.append(current)
             else:
                 current = op
         elif not _movable(op, set()):
             current = None  # a call, copy or return: nothing merges across it
         op = following
+    for loop in dict.fromkeys(merged):
+        forward_row_values(loop)
     return merges
 
 
@@ -161,6 +196,3 @@ class FuseLoopsPass(ModulePass):
         for fn in op.ops:
             if isinstance(fn, func.FuncOp) and not fn.is_declaration:
                 fuse_loops(fn.body.block)
-
-
-__all__ = ["FuseLoopsPass", "arith", "fuse_loops", "try_merge"]
