@@ -36,12 +36,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
-from xdsl.dialects import arith, cf, func, memref, scf
+from xdsl.dialects import cf, func, memref, scf
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
     ArrayAttr,
     DictionaryAttr,
-    IndexType,
     IntegerAttr,
     MemRefType,
     ModuleOp,
@@ -49,21 +48,17 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
 
+from tensorc.lowering.buffer_facts import (
+    DimEquality,
+    data_uses,
+    index_constant,
+    memref_root,
+)
+
 SLOT_ATTR = "tc.slot"
 """`memref.alloc` attribute: the workspace slot the buffer lives in."""
 ALIAS_ATTR = "tc.aliasing_output"
 """Entry argument attribute: the result index the argument may be updated into."""
-
-DimKey = SSAValue | tuple[SSAValue, int] | int
-"""A dim: an index value, (argument, axis) for an argument's dynamic dim, or a
-static size."""
-
-
-def memref_root(value: SSAValue) -> SSAValue:
-    """The buffer `value` views (through memref.cast)."""
-    while isinstance(value.owner, memref.CastOp):
-        value = value.owner.source
-    return value
 
 
 def aliasing_output(function: func.FuncOp, index: int) -> int | None:
@@ -98,88 +93,6 @@ def mark_donated(
 
 
 # region facts about one function
-
-
-def data_uses(buffer: SSAValue) -> list[Operation]:
-    """Ops reading or writing the buffer's data, through casts (not memref.dim)."""
-    found: list[Operation] = []
-    pending = [buffer]
-    while pending:
-        for use in pending.pop().uses:
-            op = use.operation
-            if isinstance(op, memref.CastOp):
-                pending.append(op.dest)
-            elif not isinstance(op, memref.DimOp):
-                found.append(op)
-    return found
-
-
-@dataclass
-class DimEquality:
-    """Which dims are equal: union-find over index values, arguments' dynamic dims
-    and static sizes. `of` knows the facts true everywhere (constants,
-    `memref.dim`s); `assume` adds what a `cf.assert` checked, for code that runs
-    after it."""
-
-    parent: dict[DimKey, DimKey] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, block: Block) -> DimEquality:
-        dims = cls()
-        for op in block.walk():
-            if isinstance(op, arith.ConstantOp) and isinstance(
-                op.result.type, IndexType
-            ):
-                assert isinstance(op.value, IntegerAttr)
-                dims.union(op.result, op.value.value.data)
-            elif isinstance(op, memref.DimOp):
-                axis = _constant(op.index)
-                keys = dims.keys(memref_root(op.source))
-                if axis is not None and 0 <= axis < len(keys):
-                    dims.union(op.result, keys[axis])
-        return dims
-
-    def assume(self, op: Operation) -> None:
-        """Add the equality `op` asserts, if it is `cf.assert (cmpi eq a, b)`."""
-        if isinstance(op, cf.AssertOp):
-            compare = op.arg.owner
-            if isinstance(compare, arith.CmpiOp) and compare.predicate.value.data == 0:
-                self.union(compare.lhs, compare.rhs)
-
-    def copy(self) -> DimEquality:
-        return DimEquality(dict(self.parent))
-
-    def find(self, key: DimKey) -> DimKey:
-        while key in self.parent:
-            key = self.parent[key]
-        return key
-
-    def union(self, a: DimKey, b: DimKey) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[ra] = rb
-
-    @staticmethod
-    def keys(buffer: SSAValue) -> list[DimKey]:
-        t = buffer.type
-        assert isinstance(t, MemRefType)
-        owner = buffer.owner
-        sizes = iter(owner.dynamic_sizes if isinstance(owner, memref.AllocOp) else ())
-        keys: list[DimKey] = []
-        for axis, size in enumerate(t.get_shape()):
-            if size != DYNAMIC_INDEX:
-                keys.append(size)
-            elif isinstance(owner, memref.AllocOp):
-                keys.append(next(sizes))
-            else:
-                keys.append((buffer, axis))
-        return keys
-
-    def same(self, a: SSAValue, b: SSAValue) -> bool:
-        ka, kb = self.keys(a), self.keys(b)
-        return len(ka) == len(kb) and all(
-            self.find(x) == self.find(y) for x, y in zip(ka, kb)
-        )
 
 
 @dataclass
@@ -232,13 +145,6 @@ class _Block:
         return (min(positions), max(positions)) if positions else None
 
 
-def _constant(value: SSAValue) -> int | None:
-    owner = value.owner
-    if isinstance(owner, arith.ConstantOp) and isinstance(owner.value, IntegerAttr):
-        return owner.value.value.data
-    return None
-
-
 def _returned(block: Block) -> list[SSAValue]:
     last = block.last_op
     assert isinstance(last, func.ReturnOp)
@@ -284,7 +190,7 @@ def _normalize(block: Block) -> None:
 def _alloc_size(op: memref.DimOp) -> SSAValue | None:
     """The size operand a `memref.dim` of an allocation's dynamic dim reads."""
     alloc = memref_root(op.source).owner
-    axis = _constant(op.index)
+    axis = index_constant(op.index)
     if not isinstance(alloc, memref.AllocOp) or axis is None:
         return None
     shape = alloc.memref.type.get_shape()
@@ -405,16 +311,25 @@ def _merge_intermediates(block: Block, dims: _DimsBefore, keep: set[SSAValue]) -
     written; allocations in `keep` are left for the updates of arguments."""
     returned = set(_returned(block))
     positions = _Block(block)
-    for fresh in _allocs(block):
-        if fresh in keep or not fresh.uses:
+    spans = {buffer: positions.span(buffer) for buffer in _allocs(block)}
+    for fresh in list(spans):
+        span = spans[fresh]
+        if fresh in keep or span is None:
             continue
-        span = positions.span(fresh)
-        for dying in _allocs(block):
-            if dying is fresh or dying in returned or span is None:
-                continue
+        dying_here = [
+            dying
+            for dying, other in spans.items()
+            if other is not None
+            and other[1] == span[0]
+            and dying is not fresh
+            and dying not in returned
+        ]
+        for dying in dying_here:
             if _mergeable(positions, dims, fresh, dying):
                 _merge(block, fresh, dying)
-                positions = _Block(block)
+                positions = _Block(block)  # positions after the erased alloc moved
+                del spans[fresh]
+                spans = {buffer: positions.span(buffer) for buffer in spans}
                 break
 
 

@@ -48,6 +48,7 @@ from xdsl.ir import BlockArgument, Operation, SSAValue
 from xdsl.utils.target import Target
 
 from tensorc.errors import LoweringError
+from tensorc.lowering.buffer_facts import memref_root
 from tensorc.lowering.cpu import c_prelude
 from tensorc.lowering.cpu.c_control import ControlEmitter
 from tensorc.lowering.cpu.c_expr import C_EXPR
@@ -59,7 +60,7 @@ from tensorc.lowering.cpu.c_memrefs import (
     slot_of,
 )
 from tensorc.lowering.cpu.c_values import MemrefView, where
-from tensorc.passes.place_buffers import ALIAS_ATTR, aliasing_output, memref_root
+from tensorc.passes.place_buffers import ALIAS_ATTR, aliasing_output
 
 __all__ = [
     "ENTRY_PARAMETERS",

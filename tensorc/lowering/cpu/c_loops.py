@@ -32,11 +32,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from xdsl.dialects import arith, func, math, memref, scf
-from xdsl.dialects.builtin import Float16Type, IntegerAttr, IntegerType
+from xdsl.dialects.builtin import Float16Type, IntegerType
 from xdsl.ir import Attribute, Operation, SSAValue
 
+from tensorc.lowering.buffer_facts import DimEquality, index_constant, memref_root
 from tensorc.lowering.cpu.c_expr import c_expression, c_scalar_type
-from tensorc.passes.place_buffers import DimEquality, memref_root
 
 
 @dataclass(frozen=True)
@@ -291,7 +291,7 @@ def flat_nest(
     for member in nest:
         if member.iter_args:
             return ()
-        if _index_constant(member.lb) != 0 or _index_constant(member.step) != 1:
+        if index_constant(member.lb) != 0 or index_constant(member.step) != 1:
             return ()
     ivs = tuple(member.body.block.args[0] for member in nest)
     for iv in ivs:
@@ -302,13 +302,6 @@ def flat_nest(
             if tuple(access.indices) != ivs:
                 return ()
     return tuple(nest)
-
-
-def _index_constant(value: SSAValue) -> int | None:
-    owner = value.owner
-    if isinstance(owner, arith.ConstantOp) and isinstance(owner.value, IntegerAttr):
-        return owner.value.value.data
-    return None
 
 
 # endregion
