@@ -571,3 +571,25 @@ def test_fusing_a_5000_op_chain_is_fast() -> None:
     FuseElemwisePass().apply(pipeline.make_context(), small)
     fused = interp.run_function(small, [np.linspace(-1, 1, 5), np.full(5, 0.5)])
     _assert_same(fused[0], reference[0])
+
+
+def test_two_clusters_never_feed_each_other():
+    """A (?)-shaped cluster reads a 0-d cluster's value (through a broadcast) while a
+    0-d op reads a reduction of the first cluster: merging that op into the 0-d
+    cluster would make the two composites feed each other (the tutorial's logistic
+    regression step with its mean and its gradient)."""
+    import tensorc
+
+    x, y = T.dmatrix("x"), T.dvector("y")
+    w = tensorc.shared(np.zeros(5), name="w")
+    b = tensorc.shared(0.0, name="b")
+    p_1 = 1 / (1 + T.exp(-T.dot(x, w) - b))
+    xent = -y * T.log(p_1) - (1 - y) * T.log(1 - p_1)
+    cost = xent.mean() + 0.01 * (w**2).sum()
+    gw, gb = T.grad(cost, [w, b])
+    outs = [p_1 > 0.5, xent.mean(), w - 0.1 * gw, b - 0.1 * gb]
+    data = np.random.default_rng(0).standard_normal((3, 5))
+    got = [tensorc.function([x, y], outs, mode=m)(data, np.ones(3))
+           for m in ("FAST_RUN", "REFERENCE")]
+    for a, b_ in zip(*got):
+        np.testing.assert_allclose(a, b_, rtol=1e-12)

@@ -185,6 +185,8 @@ class Planner:
     ids: dict[Operation, int] = field(default_factory=dict)
     reach: dict[Operation, int] = field(default_factory=dict)
     cluster_of: dict[Operation, Cluster] = field(default_factory=dict)
+    live: dict[int, Cluster] = field(default_factory=dict)
+    """The clusters of two or more ops, by id."""
     sources: dict[Operation, list[Source]] = field(default_factory=dict)
     witnesses: dict[Operation, list[SSAValue]] = field(default_factory=dict)
     roots: dict[SSAValue, SSAValue] = field(default_factory=dict)
@@ -283,7 +285,7 @@ class Planner:
         external = 0
         for value in inputs:
             external |= self._bits_of(value)
-        if external & ids:
+        if self._through_clusters(external, (cluster, other)) & ids:
             return cluster  # some input depends on a member: a cycle
         big, small = (cluster, other)
         if len(small.members) > len(big.members):
@@ -292,7 +294,29 @@ class Planner:
         big.ids, big.inputs = ids, inputs
         for member in small.members:
             self.cluster_of[member] = big
+        self.live.pop(id(small), None)
+        self.live[id(big)] = big
         return big
+
+    def _through_clusters(self, bits: int, merging: tuple[Cluster, ...]) -> int:
+        """`bits` closed over the other multi-op clusters: a value that depends on
+        one member of a cluster depends on all of that cluster's inputs once the
+        cluster is one op (without this, two clusters could feed each other)."""
+        others = [c for c in self.live.values() if all(c is not m for m in merging)]
+        changed = True
+        while changed:
+            changed = False
+            for other in others:
+                if other.ids & bits and (other.ids | self._inputs_bits(other)) & ~bits:
+                    bits |= other.ids | self._inputs_bits(other)
+                    changed = True
+        return bits
+
+    def _inputs_bits(self, cluster: Cluster) -> int:
+        bits = 0
+        for value in cluster.inputs:
+            bits |= self._bits_of(value)
+        return bits
 
     def ordered(self, cluster: Cluster) -> tuple[list[Operation], list[SSAValue]]:
         """The cluster's members in block order and its inputs by first use."""
