@@ -46,6 +46,8 @@ func.func @elementwise(%x: tensor<?x4xf64>, %y: tensor<?x4xf64>, %i: tensor<?x4x
   %select = tc.select %m, %x, %y : tensor<?x4xi1>, tensor<?x4xf64>
   %cast = tc.cast %x : tensor<?x4xf64> to tensor<?x4xi32>
   %tobool = tc.cast %i : tensor<?x4xi32> to tensor<?x4xi1>
+  %wide = tc.cast %i : tensor<?x4xi32> to tensor<?x4xi64>
+  %rand = tc.hash_uniform %wide : tensor<?x4xi64> to tensor<?x4xf32>
   func.return
 }
 
@@ -91,6 +93,8 @@ func.func @elementwise(%x: tensor<?x4xf64>, %y: tensor<?x4xf64>, %i: tensor<?x4x
 // CHECK-NEXT:    %select = tc.select %m, %x, %y : tensor<?x4xi1>, tensor<?x4xf64>
 // CHECK-NEXT:    %cast = tc.cast %x : tensor<?x4xf64> to tensor<?x4xi32>
 // CHECK-NEXT:    %tobool = tc.cast %i : tensor<?x4xi32> to tensor<?x4xi1>
+// CHECK-NEXT:    %wide = tc.cast %i : tensor<?x4xi32> to tensor<?x4xi64>
+// CHECK-NEXT:    %rand = tc.hash_uniform %wide : tensor<?x4xi64> to tensor<?x4xf32>
 // CHECK-NEXT:    func.return
 // CHECK-NEXT:    }
 
