@@ -25,6 +25,8 @@ PIPELINES: dict[str, str] = {
     "cpu": "tc-bufferize,tc-fuse-loops,tc-place-buffers",
     # devices "cuda"/"cuda-emu": the same loops, outlined into kernels; placement
     # into shared memory needs the kernels' final shape, so it runs last.
+    # No tc-fuse-loops: the outliner wants one nest per op and merges the nests of
+    # a row into one kernel itself (with barriers between them).
     "cuda": "tc-bufferize,tc-outline-gpu-kernels,tc-promote-shared",
 }
 

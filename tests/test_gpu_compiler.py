@@ -210,6 +210,14 @@ def test_index_checks_run_before_the_gather_kernel() -> None:
         assert not any(isinstance(op, cf.AssertOp) for op in kernel.walk())
 
 
+def test_checks_of_computed_indices_run_after_the_kernels_computing_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    x, labels = T.dmatrix("x"), T.lvector("labels")
+    values = [np.arange(20.0).reshape(5, 4), np.array([0, 1, 2, 3, 0])]
+    _matches_reference([x, labels], [x[T.arange(5), labels] * 2], values, monkeypatch)
+
+
 def _launched(op: gpu.LaunchFuncOp) -> str:
     return op.kernel.nested_references.data[-1].data
 

@@ -105,7 +105,6 @@ class FunctionOutliner:
         self.no_dynamic_shared = zero.result
 
     def run(self) -> None:
-        self._mark_device_values()
         groups: list[Group] = []
         between: list[Operation] = []
         for item in self._items():
@@ -123,20 +122,20 @@ class FunctionOutliner:
 
     # ---- which values live on the device -------------------------------------
 
-    def _mark_device_values(self) -> None:
-        for op in self.block.ops:
-            device_operand = any(v in self.device for v in op.operands)
-            if isinstance(op, memref.LoadOp):
-                readable = op.memref.type.get_num_dims() == 0 and is_integer(
-                    op.res.type
-                )
-                if device_operand or not readable:
-                    self.device.add(op.res)
-            elif op.dialect_name() in ("arith", "math"):
-                if device_operand or not all(is_integer(r.type) for r in op.results):
-                    self.device.update(op.results)
-            elif isinstance(op, scf.ForOp):
-                self.device.update(r for r in op.results if not is_integer(r.type))
+    def _classify(self, op: Operation) -> None:
+        """Mark `op`'s results that live on the device: float scalars, loads of
+        device memory (the host reads only 0-d integer memrefs) and anything
+        computed from them."""
+        device_operand = any(v in self.device for v in op.operands)
+        if isinstance(op, memref.LoadOp):
+            rank = op.memref.type.get_num_dims()  # type: ignore[union-attr]
+            if device_operand or rank or not is_integer(op.res.type):
+                self.device.add(op.res)
+        elif op.dialect_name() in ("arith", "math"):
+            if device_operand or not all(is_integer(r.type) for r in op.results):
+                self.device.update(op.results)
+        elif isinstance(op, scf.ForOp):
+            self.device.update(r for r in op.results if not is_integer(r.type))
 
     def is_device(self, value: SSAValue) -> bool:
         return value in self.device
@@ -144,31 +143,45 @@ class FunctionOutliner:
     # ---- items -----------------------------------------------------------------
 
     def _items(self) -> list[Item | Operation]:
-        """Kernel items and host ops in order; readbacks and checks are emitted on
-        the way (they are host ops and launches themselves)."""
+        """Kernel items and host ops in order. Readbacks and checks are launched on
+        the way, right before the op that needs them; those launches are listed
+        too, so that no group spans them."""
         items: list[Item | Operation] = []
         for op in list(self.block.ops):
-            if isinstance(op, scf.ForOp):
-                for loop in [op, *(o for o in op.walk() if isinstance(o, scf.ForOp))]:
-                    if loop.ub in self.device:
-                        _set_operand(loop, 1, self._readback(loop.ub, op))
-                self._hoist_checks(op)
-                items.append(Item(op, plan_nest(op)))
-            elif isinstance(op, func.CallOp) and _is_gemm(op):
-                for index, value in enumerate(op.operands):
-                    if value in self.device and is_integer(value.type):
-                        _set_operand(op, index, self._readback(value, op))
-                items.append(Item(op, "gemm"))
-            elif isinstance(op, memref.StoreOp | scf.IfOp):
-                items.append(Item(op, "scalar"))
-            elif isinstance(op, memref.CopyOp):
-                items.append(Item(op, "copy"))
-            elif not any(r in self.device for r in op.results):
-                for index, value in enumerate(op.operands):
-                    if value in self.device and not isinstance(op, memref.CastOp):
-                        _set_operand(op, index, self._readback(value, op))
-                items.append(op)
+            self._classify(op)
+            previous = op.prev_op
+            item = self._item(op)
+            inserted = previous.next_op if previous is not None else self.block.first_op
+            while inserted is not None and inserted is not op:
+                items.append(inserted)
+                inserted = inserted.next_op
+            if isinstance(item, Item) or not any(r in self.device for r in op.results):
+                items.append(item)  # device scalars are recomputed where used
         return items
+
+    def _item(self, op: Operation) -> Item | Operation:
+        """What `op` is (reading its device operands back where the host needs
+        them, lifting the checks out of a nest)."""
+        if isinstance(op, scf.ForOp):
+            for loop in [op, *(o for o in op.walk() if isinstance(o, scf.ForOp))]:
+                if loop.ub in self.device:
+                    _set_operand(loop, 1, self._readback(loop.ub, op))
+            self._hoist_checks(op)
+            return Item(op, plan_nest(op))
+        if isinstance(op, func.CallOp) and _is_gemm(op):
+            for index, value in enumerate(op.operands):
+                if value in self.device and is_integer(value.type):
+                    _set_operand(op, index, self._readback(value, op))
+            return Item(op, "gemm")
+        if isinstance(op, memref.StoreOp | scf.IfOp):
+            return Item(op, "scalar")
+        if isinstance(op, memref.CopyOp):
+            return Item(op, "copy")
+        if not any(r in self.device for r in op.results):
+            for index, value in enumerate(op.operands):
+                if value in self.device and not isinstance(op, memref.CastOp):
+                    _set_operand(op, index, self._readback(value, op))
+        return op
 
     # ---- emission ------------------------------------------------------------------
 
@@ -210,7 +223,7 @@ class FunctionOutliner:
         elif isinstance(plan, SerialPlan):
             self._emit_serial(plan)
         elif isinstance(plan, MapPlan):
-            self._emit_map(plan)
+            self._emit_map([item.plan for item in group.items], before)  # type: ignore
         elif isinstance(plan, ReducePlan) and not plan.loops:
             self._emit_full_reduction(plan, [item.op for item in group.items[1:]])
         else:
@@ -221,18 +234,20 @@ class FunctionOutliner:
         for item in reversed(group.items):
             Rewriter.erase_op(item.op, safe_erase=False)
 
-    def _emit_map(self, plan: MapPlan) -> None:
+    def _emit_map(self, plans: list[MapPlan], before: Operation) -> None:
+        """One grid-stride kernel running each nest's body per index, in order."""
         block = self.target.block_size
         kb = self._kernel("elementwise", (block, 1, 1))
-        kernels.grid_stride(
-            kb, ubs_of(plan.loops), lambda k, c: plan.emit_body(k, {}, c), block
-        )
-        count = self.host.before(plan.root).product(ubs_of(plan.loops))
-        self._launch(
-            kb,
-            [self._grid(count, block, self.target.max_grid_blocks, plan.root)],
-            plan.root,
-        )
+        extent = ubs_of(plans[0].loops)
+
+        def body(k: KernelBuilder, coords: reduce.Values) -> None:
+            for plan in plans:
+                plan.emit_body(k, {}, coords)
+
+        kernels.grid_stride(kb, extent, body, block)
+        count = self.host.before(before).product(extent)
+        grid = self._grid(count, block, self.target.max_grid_blocks, before)
+        self._launch(kb, [grid], before)
 
     def _emit_serial(self, plan: SerialPlan) -> None:
         REMARKS.warning(
@@ -291,7 +306,9 @@ class FunctionOutliner:
             op.detach()
             Rewriter.insert_op(op, InsertPoint.before(last))
 
-    def _dependent_device_ops(self, root: Operation, last: Operation) -> list[Operation]:
+    def _dependent_device_ops(
+        self, root: Operation, last: Operation
+    ) -> list[Operation]:
         """Device scalar ops between `root` and `last` computed from root's results
         (grouping keeps host ops that use them out of that range)."""
         found: list[Operation] = []
@@ -323,14 +340,18 @@ class FunctionOutliner:
             )
 
     def _hoist_checks(self, root: scf.ForOp) -> None:
-        """Each `cf.assert` in the nest becomes an `and` reduction run before it,
+        """The nest's `cf.assert`s become one `and` reduction run before it, each
         asserted by the host (tensorc/lowering/gpu/checks.py)."""
-        for check in [op for op in root.walk() if isinstance(op, cf.AssertOp)]:
-            flag = self._alloc(IntegerType(1), [], root)
-            self._two_pass(check_reduction(root, check, flag), "check", root)
+        checks = [op for op in root.walk() if isinstance(op, cf.AssertOp)]
+        if not checks:
+            return
+        flags = [self._alloc(IntegerType(1), [], root) for _ in checks]
+        self._two_pass(check_reduction(root, checks, flags), "check", root)
+        for check, flag in zip(checks, flags, strict=True):
             ok = self._host_load(flag, IntegerType(1), root)
-            assertion = cf.AssertOp(ok, check.msg.data)
-            Rewriter.insert_op(assertion, InsertPoint.before(root))
+            Rewriter.insert_op(
+                cf.AssertOp(ok, check.msg.data), InsertPoint.before(root)
+            )
             Rewriter.erase_op(check)
 
     def _emit_gemm(self, call: func.CallOp) -> None:
@@ -392,7 +413,8 @@ class FunctionOutliner:
 
     def _readback(self, value: SSAValue, before: Operation) -> SSAValue:
         """A device scalar the host needs: computed by a one-thread kernel into a 0-d
-        buffer, then read by the host."""
+        buffer and read by the host, which then uses that copy from here on (what
+        it computes from it stays on the host)."""
         if value not in self.readbacks:
             if not is_integer(value.type):
                 raise LoweringError(f"the host cannot use the float scalar {value}")
@@ -401,7 +423,12 @@ class FunctionOutliner:
             stored = reduce.to_storage(kb, kb.capture(value))
             kb.builder.insert(memref.StoreOp.get(stored, kb.capture(buffer), []))
             self._launch(kb, [], before)
-            self.readbacks[value] = self._host_load(buffer, value.type, before)
+            host_copy = self._host_load(buffer, value.type, before)
+            later = _ops_from(before)
+            value.replace_uses_with_if(
+                host_copy, lambda use: _top(use.operation) in later
+            )
+            self.readbacks[value] = host_copy
         return self.readbacks[value]
 
     def _erase_device_ops(self) -> None:
@@ -428,6 +455,25 @@ class FunctionOutliner:
                 f"tc-outline-gpu-kernels: {describe(op)} cannot stay in host function "
                 f"@{self.symbol}"
             )
+
+
+def _top(op: Operation) -> Operation:
+    """The top-level op (of its function) that holds `op`."""
+    while not isinstance(op.parent_op(), func.FuncOp):
+        parent = op.parent_op()
+        assert parent is not None
+        op = parent
+    return op
+
+
+def _ops_from(op: Operation) -> set[Operation]:
+    """`op` and the ops after it in its block."""
+    found: set[Operation] = set()
+    current: Operation | None = op
+    while current is not None:
+        found.add(current)
+        current = current.next_op
+    return found
 
 
 def _used_beyond(value: SSAValue, local: set[Operation]) -> bool:

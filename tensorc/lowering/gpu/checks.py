@@ -38,29 +38,40 @@ def condition_slice(cond: SSAValue, block: Block) -> list[Operation] | None:
     return [op for op in block.ops if op in needed]
 
 
-def check_reduction(root: scf.ForOp, check: cf.AssertOp, flag: SSAValue) -> Reduction:
-    """The `and` over the nest of the check's condition, stored into 0-d `flag`."""
+def check_reduction(
+    root: scf.ForOp, checks: list[cf.AssertOp], flags: list[SSAValue]
+) -> Reduction:
+    """The `and` over the nest of each check's condition, stored into its 0-d
+    flag (one reduction for all checks of the nest)."""
     loops = perfect_prefix(root)
     body = loops[-1].body.block if loops else None
+    slices = [_slice_of(check, body) for check in checks]
+    needed = [op for op in body.ops if any(op in s for s in slices)]  # type: ignore
+    combiner = Combiner([arith.AndIOp] * len(checks))
+    ivs = ivs_of(loops)
+
+    def step(kb: KernelBuilder, rows: Values, coords: Values, accs: Values) -> Values:
+        mapper: dict[SSAValue, SSAValue] = dict(zip(ivs, coords, strict=True))
+        kb.clone_ops(needed, mapper)
+        conditions = [mapper.get(c.arg) or kb.capture(c.arg) for c in checks]
+        return combiner.combine(kb, accs, conditions)
+
+    def finish(kb: KernelBuilder, rows: Values, totals: Values) -> None:
+        for total, flag in zip(totals, flags, strict=True):
+            kb.builder.insert(memref.StoreOp.get(total, kb.capture(flag), []))
+
+    def no_inits(kb: KernelBuilder) -> Values:
+        return []
+
+    types = [IntegerType(1)] * len(checks)
+    return Reduction(types, ubs_of(loops), combiner, no_inits, step, finish)
+
+
+def _slice_of(check: cf.AssertOp, body: Block | None) -> list[Operation]:
     needed = condition_slice(check.arg, body) if body is check.parent_block() else None
     if body is None or needed is None:
         raise LoweringError(
             f"tc-outline-gpu-kernels: cannot check '{check.msg.data}' on the GPU "
             "(the condition is not computed in the innermost loop of its nest)"
         )
-    combiner = Combiner([arith.AndIOp])
-    ivs = ivs_of(loops)
-
-    def step(kb: KernelBuilder, rows: Values, coords: Values, accs: Values) -> Values:
-        mapper: dict[SSAValue, SSAValue] = dict(zip(ivs, coords, strict=True))
-        kb.clone_ops(needed, mapper)
-        condition = mapper.get(check.arg) or kb.capture(check.arg)
-        return combiner.combine(kb, accs, [condition])
-
-    def finish(kb: KernelBuilder, rows: Values, totals: Values) -> None:
-        kb.builder.insert(memref.StoreOp.get(totals[0], kb.capture(flag), []))
-
-    def no_inits(kb: KernelBuilder) -> Values:
-        return []
-
-    return Reduction([IntegerType(1)], ubs_of(loops), combiner, no_inits, step, finish)
+    return needed

@@ -8,6 +8,9 @@ An `Item` is a top-level op that becomes kernel code: a loop nest with its plan
   following nest over the same rows, as long as the nests exchange data only
   within a row (every buffer two of them touch, one writing, is indexed by the
   row's loop variables first) and read no device scalar a member wrote;
+- one grid-stride kernel for consecutive elementwise nests over the same index
+  space whose shared buffers are accessed at the loops' own indices: a thread
+  handles the same elements in every nest, so no barrier is needed;
 - a full reduction and the scalar statements right after it (they run at the end
   of its second kernel, in thread 0);
 - consecutive scalar statements (one thread);
@@ -113,11 +116,19 @@ def joins(
             results = set(group.items[0].op.results)
             return not any(v in results for op in between for v in op.operands)
         return first == "scalar"
-    if not isinstance(first, ReducePlan | MemoryReducePlan) or not leading_rows(first):
-        return False
     if any(_reads(v, group.written, is_device) for v in external_operands(item.op)):
         return False
+    if isinstance(first, MapPlan):
+        return _same_elements(first, item) and _row_local(group, item)
+    if not isinstance(first, ReducePlan | MemoryReducePlan) or not leading_rows(first):
+        return False
     return _same_rows(group, item) and _row_local(group, item)
+
+
+def _same_elements(first: MapPlan, item: Item) -> bool:
+    """Both nests run the same index space on the same threads."""
+    plan = item.plan
+    return isinstance(plan, MapPlan) and ubs_of(plan.loops) == ubs_of(first.loops)
 
 
 def _same_rows(group: Group, item: Item) -> bool:
@@ -135,8 +146,9 @@ def _same_rows(group: Group, item: Item) -> bool:
 
 def _row_local(group: Group, item: Item) -> bool:
     """Every buffer two members touch, one of them writing, is accessed at the
-    member's row first."""
-    rank = len(leading_rows(group.first) or [])
+    member's row first (for elementwise nests: at the thread's own index)."""
+    first = group.first
+    rank = len(first.loops if isinstance(first, MapPlan) else leading_rows(first) or [])
     touched: dict[SSAValue, list[tuple[int, bool, bool]]] = {}
     for member in [*group.items, item]:
         plan = member.plan

@@ -239,6 +239,11 @@ class KernelBuilder(IndexMath):
         if isinstance(owner, arith.ConstantOp | memref.CastOp):
             mapper[value] = self.capture(value)
             return
+        if owner.regions:
+            raise LoweringError(
+                f"kernel @{self.name} uses a result of {owner.name} before the loop "
+                "itself was moved to the GPU"
+            )
         for operand in owner.operands:
             self._inline(operand, mapper)
         self.builder.insert(owner.clone(value_mapper=mapper))
