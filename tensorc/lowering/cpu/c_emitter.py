@@ -18,8 +18,10 @@ allocation not returned is freed on every path (workspace slots are kept for the
 next call). An output updated in place is the input's own pointer (`out_data[j]
 == in_data[i]`), unless another input overlaps that input: then the entry first
 copies it and updates the copy, a fresh malloc'ed output. `tensorc_free` frees
-outputs; `tensorc_set_threads(0)` turns threads off. Anything else raises
-LoweringError; the emitter never prints code it does not understand.
+outputs; `tensorc_set_threads(0)` turns threads off. A module with workspace slots
+also exports `tensorc_workspace_release()` (frees the calling thread's slots) and
+`tensorc_workspace_growths()` (how often they were allocated). Anything else
+raises LoweringError; the emitter never prints code it does not understand.
 
 How the C reads: c_values (scalar values, names), c_memrefs (memrefs,
 allocations, exits), c_control (loops with OpenMP pragmas planned by c_loops,

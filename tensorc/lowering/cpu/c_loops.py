@@ -15,10 +15,15 @@ returns a `LoopPlan` per loop:
   input overlaps it.)
 - simd: independent and innermost -> `omp simd` (with `reduction` clauses); the
   vectorizer then also calls libmvec's vector variants of exp, sin, ...
-- threads: independent and not inside a threaded loop -> `omp parallel for`,
-  taken at run time only when `work_estimate` reaches TENSORC_PARALLEL_WORK.
-  Threaded reductions are cut into a fixed number of chunks (see c_prelude), so
-  their result does not depend on the number of threads.
+- threads: independent and not inside a threaded loop -> a parallel region with
+  `omp for`, taken at run time only when `work_estimate` reaches
+  TENSORC_PARALLEL_WORK and the other cores were not found busy (c_prelude's
+  `tensorc_parallel`). Threaded reductions are cut into a fixed number of chunks,
+  so their result does not depend on the number of threads.
+- nest: a perfect nest whose induction variables only form the whole index tuple
+  of its loads and stores runs as one flat loop (the contiguous fast path), with a
+  run-time check of the inner dims the planner cannot prove equal to the trip
+  counts (`nest_checks`) and the nest itself as the strided general path.
 
 A reduction's combining op is spelled through C_EXPR like any other op: built-in
 OpenMP operators where C's operator is the op (`+`, `*`, `&`, ...), otherwise a
