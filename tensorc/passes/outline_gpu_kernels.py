@@ -49,17 +49,25 @@ from xdsl.dialects.builtin import (
     SymbolRefAttr,
     UnitAttr,
     i32,
-    i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from tensorc.errors import LoweringError
-from tensorc.lowering.cpu import c_prelude
 from tensorc.lowering.gpu import grouping, kernels, reduce
 from tensorc.lowering.gpu.checks import check_reduction
 from tensorc.lowering.gpu.grouping import Group, Item
+from tensorc.lowering.gpu.host import (
+    check_host_block,
+    is_gemm,
+    is_integer,
+    ops_from,
+    set_operand,
+    storage_type,
+    top,
+    used_beyond,
+)
 from tensorc.lowering.gpu.kernel_builder import HostIndex, KernelBuilder
 from tensorc.lowering.gpu.loops import base_buffer
 from tensorc.lowering.gpu.plans import (
@@ -71,19 +79,10 @@ from tensorc.lowering.gpu.plans import (
     ubs_of,
 )
 from tensorc.lowering.gpu.target import DEFAULT_TARGET, GpuTarget
-from tensorc.lowering.legality import describe
+from tensorc.lowering.legality import check_lowered
 
 REMARKS = logging.getLogger("tensorc.gpu")
 KERNEL_MODULE = "kernels"
-
-
-def is_integer(t: Attribute) -> bool:
-    return isinstance(t, IntegerType | IndexType)
-
-
-def storage_type(t: Attribute) -> Attribute:
-    """Element type of a device buffer holding values of type `t` (index -> i64)."""
-    return i64 if isinstance(t, IndexType) else t
 
 
 class FunctionOutliner:
@@ -165,13 +164,13 @@ class FunctionOutliner:
         if isinstance(op, scf.ForOp):
             for loop in [op, *(o for o in op.walk() if isinstance(o, scf.ForOp))]:
                 if loop.ub in self.device:
-                    _set_operand(loop, 1, self._readback(loop.ub, op))
+                    set_operand(loop, 1, self._readback(loop.ub, op))
             self._hoist_checks(op)
             return Item(op, plan_nest(op))
-        if isinstance(op, func.CallOp) and _is_gemm(op):
+        if isinstance(op, func.CallOp) and is_gemm(op):
             for index, value in enumerate(op.operands):
                 if value in self.device and is_integer(value.type):
-                    _set_operand(op, index, self._readback(value, op))
+                    set_operand(op, index, self._readback(value, op))
             return Item(op, "gemm")
         if isinstance(op, memref.StoreOp | scf.IfOp):
             return Item(op, "scalar")
@@ -180,7 +179,7 @@ class FunctionOutliner:
         if not any(r in self.device for r in op.results):
             for index, value in enumerate(op.operands):
                 if value in self.device and not isinstance(op, memref.CastOp):
-                    _set_operand(op, index, self._readback(value, op))
+                    set_operand(op, index, self._readback(value, op))
         return op
 
     # ---- emission ------------------------------------------------------------------
@@ -282,7 +281,7 @@ class FunctionOutliner:
         last = tail[-1] if tail else root
         dependent = self._dependent_device_ops(root, last)
         local = set(tail) | set(dependent)
-        spilled = [r for r in root.results if _used_beyond(r, local)]
+        spilled = [r for r in root.results if used_beyond(r, local)]
         spills = [self._alloc(storage_type(r.type), [], root) for r in spilled]
         results: dict[SSAValue, SSAValue] = {}
         red = plan.reduction({}, results)
@@ -424,9 +423,9 @@ class FunctionOutliner:
             kb.builder.insert(memref.StoreOp.get(stored, kb.capture(buffer), []))
             self._launch(kb, [], before)
             host_copy = self._host_load(buffer, value.type, before)
-            later = _ops_from(before)
+            later = ops_from(before)
             value.replace_uses_with_if(
-                host_copy, lambda use: _top(use.operation) in later
+                host_copy, lambda use: top(use.operation) in later
             )
             self.readbacks[value] = host_copy
         return self.readbacks[value]
@@ -438,77 +437,7 @@ class FunctionOutliner:
             )
             if removable and all(not r.uses for r in op.results):
                 Rewriter.erase_op(op)
-        legal = (
-            memref.DimOp,
-            memref.AllocOp,
-            memref.DeallocOp,
-            memref.CastOp,
-            memref.GetGlobalOp,
-            cf.AssertOp,
-            gpu.LaunchFuncOp,
-            func.ReturnOp,
-        )
-        for op in self.block.ops:
-            if isinstance(op, legal) or _host_arith(op) or _host_load(op):
-                continue
-            raise LoweringError(
-                f"tc-outline-gpu-kernels: {describe(op)} cannot stay in host function "
-                f"@{self.symbol}"
-            )
-
-
-def _top(op: Operation) -> Operation:
-    """The top-level op (of its function) that holds `op`."""
-    while not isinstance(op.parent_op(), func.FuncOp):
-        parent = op.parent_op()
-        assert parent is not None
-        op = parent
-    return op
-
-
-def _ops_from(op: Operation) -> set[Operation]:
-    """`op` and the ops after it in its block."""
-    found: set[Operation] = set()
-    current: Operation | None = op
-    while current is not None:
-        found.add(current)
-        current = current.next_op
-    return found
-
-
-def _used_beyond(value: SSAValue, local: set[Operation]) -> bool:
-    """Whether `value` reaches an op outside `local` through ops inside it."""
-    for use in value.uses:
-        user = use.operation
-        if user not in local:
-            return True
-        if any(_used_beyond(result, local) for result in user.results):
-            return True
-    return False
-
-
-def _is_gemm(call: func.CallOp) -> bool:
-    return call.callee.string_value() in c_prelude.GEMM_FUNCTIONS
-
-
-def _set_operand(op: Operation, index: int, value: SSAValue) -> None:
-    operands = list(op.operands)
-    operands[index] = value
-    op.operands = operands
-
-
-def _host_arith(op: Operation) -> bool:
-    return op.dialect_name() == "arith" and all(
-        is_integer(v.type) for v in (*op.operands, *op.results)
-    )
-
-
-def _host_load(op: Operation) -> bool:
-    return (
-        isinstance(op, memref.LoadOp)
-        and op.memref.type.get_num_dims() == 0  # type: ignore[union-attr]
-        and is_integer(op.res.type)
-    )
+        check_host_block(self.block, f"host function @{self.symbol}")
 
 
 def _kernel_module(module: ModuleOp) -> gpu.ModuleOp:
@@ -537,6 +466,8 @@ class OutlineGpuKernelsPass(ModulePass):
         for fn in list(op.ops):
             if isinstance(fn, func.FuncOp) and not fn.is_declaration:
                 FunctionOutliner(fn, kernels_module, target).run()
+                for dialect in ("scf", "math"):  # no loops or float math on the host
+                    check_lowered(fn, dialect, self.name)
         for fn in list(op.ops):
             if isinstance(fn, func.FuncOp) and fn.is_declaration:
                 Rewriter.erase_op(fn)

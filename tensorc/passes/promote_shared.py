@@ -45,6 +45,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
 from tensorc.dialects import tck
+from tensorc.errors import LoweringError
 from tensorc.lowering.gpu.target import (
     DEFAULT_TARGET,
     GpuTarget,
@@ -395,3 +396,19 @@ class PromoteSharedPass(ModulePass):
                 KernelPlacement(
                     kernel, launches.get(name, []), self.shared_bytes, DEFAULT_TARGET
                 ).run()
+                _check_placed(kernel)
+
+
+def _check_placed(kernel: gpu.FuncOp) -> None:
+    """Declared legality: no block-scoped buffer is left with its placement open."""
+    for op in kernel.walk():
+        allocates = isinstance(op, memref.AllocOp | memref.AllocaOp)
+        if (
+            allocates
+            and tck.memory_space(op.results[0].type) is not tck.MemorySpace.SHARED
+        ):
+            raise LoweringError(
+                f"tc-promote-shared: kernel @{kernel.sym_name.data} still "
+                f"allocates {op.memref.type} (only entry-block allocations of "
+                "#tck.memspace<global> can be placed)"
+            )
