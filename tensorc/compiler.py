@@ -185,7 +185,6 @@ def _compile_cpu(
     profile.mark("C compile" if library.built else "C compile (cached)")
     inputs, outputs = cpu.entry_signature(cpu.entry_function(lowered, ENTRY))
     kernel = cpu.CpuKernel(library.path, source, ENTRY, inputs, outputs)
-    kernel.native()
     profile.mark("load")
     if key is not None:
         _store(key, kernel, module)
@@ -194,7 +193,10 @@ def _compile_cpu(
 
 
 def _compile_gpu(
-    args: Sequence[Variable], results: Sequence[Variable], device: str, profile: _Profile
+    args: Sequence[Variable],
+    results: Sequence[Variable],
+    device: str,
+    profile: _Profile,
 ) -> CompiledGraph:
     """Device 'cuda' or 'cuda-emu': the "cuda" pipeline, the CUDA emitter, and a
     launch plan of the host function run through the device's adapter
@@ -304,7 +306,6 @@ def _load_cached(key: str) -> CompiledGraph | None:
         [(np.dtype(dtype), tuple(shape)) for dtype, shape in meta["inputs"]],
         [(np.dtype(dtype), rank) for dtype, rank in meta["outputs"]],
     )
-    kernel.native()
     return CompiledGraph(kernel, kernel=kernel, optimized_path=optimized)
 
 

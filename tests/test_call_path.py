@@ -360,6 +360,35 @@ def test_extension_falls_back_to_ctypes_without_headers(
     np.testing.assert_array_equal(f(np.ones(2)), [3.0, 3.0])
 
 
+def test_a_function_switches_to_the_extension_once_it_is_built(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The first compile on a machine does not wait for the extension's C
+    compile: the function calls through ctypes, then through the extension."""
+    monkeypatch.setenv("TENSORC_CACHE_DIR", str(tmp_path))  # nothing built yet
+    monkeypatch.delenv("TENSORC_PYENTRY", raising=False)
+    for name, value in [("_module", None), ("_failed", False), ("_builder", None)]:
+        monkeypatch.setattr(pyentry, name, value)
+    monkeypatch.setattr(pyentry, "_waiting", [])
+    release = threading.Event()
+    build = pyentry._build_and_import
+
+    def slow_build() -> ModuleType | None:
+        release.wait(60)
+        return build()
+
+    monkeypatch.setattr(pyentry, "_build_and_import", slow_build)
+    x = T.dvector("x")
+    f = tensorc.function([x], x * 5)
+    assert not uses_extension(f)
+    np.testing.assert_array_equal(f(np.ones(2)), [5.0, 5.0])
+    release.set()
+    pyentry.wait(60)
+    assert uses_extension(f)
+    np.testing.assert_array_equal(f(np.ones(2)), [5.0, 5.0])
+    np.testing.assert_array_equal(f(x=[1.0]), [5.0])  # the slow path too
+
+
 def test_extension_is_loaded_from_the_cache(extension: ModuleType) -> None:
     assert Path(extension.__file__).parent.name == "ext"
     assert {"Kernel", "FunctionCall"} <= set(dir(extension))

@@ -16,6 +16,7 @@ results or worse); anything else is still converted.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -363,13 +364,21 @@ class Function:
         self._names = {s.name: i for i, s in enumerate(specs) if s.name}
         self._where = user_location()
         self._constraints = [_constraint(var) for var in explicit]
-        native = compiled.kernel.native() if compiled.kernel is not None else None
-        self._run: Callable[[list[np.ndarray]], list[np.ndarray]] = (
-            native or compiled.run
-        )
+        self._run: Callable[[list[np.ndarray]], list[np.ndarray]] = compiled.run
         self._call: Callable[..., Any] = self._call_python
-        if native is not None:
-            self._call = _function_call(self, native)
+        if compiled.kernel is not None:
+            # never waits for the extension's first build: ctypes until it is done
+            native = compiled.kernel.native(wait=False)
+            if native is not None:
+                self._use_extension(native)
+            else:
+                from tensorc.runtime import pyentry
+
+                pyentry.when_loaded(_switch_to_extension(weakref.ref(self)))
+
+    def _use_extension(self, native: Any) -> None:
+        self._run = native
+        self._call = _function_call(self, native)
 
     @property
     def source(self) -> str | None:
@@ -478,6 +487,20 @@ def _conforms(value: Any, constraint: Constraint) -> bool:
         return False
     shape = value.shape
     return all(shape[axis] == size for axis, size in static)
+
+
+def _switch_to_extension(function: weakref.ref[Function]) -> Callable[[Any], None]:
+    """A pyentry.when_loaded callback: the (still living) function calls through
+    the extension from now on."""
+
+    def switch(module: Any) -> None:
+        f = function()
+        kernel = None if f is None else f._compiled.kernel
+        native = None if kernel is None else kernel.native()
+        if f is not None and native is not None:
+            f._use_extension(native)
+
+    return switch
 
 
 def _function_call(function: Function, native: Any) -> Callable[..., Any]:

@@ -430,13 +430,14 @@ class CpuKernel:
             self._source = self.library_path.with_suffix(".c").read_text()
         return self._source
 
-    def native(self) -> Any:
+    def native(self, wait: bool = True) -> Any:
         """This entry as a `pyentry` Kernel (one C call from Python, no ctypes),
-        or None where the extension cannot be built."""
+        or None where the extension cannot be built (or, with `wait=False`, is
+        still being built)."""
         if self._native is None:
             from tensorc.runtime import pyentry
 
-            module = pyentry.load()
+            module = pyentry.load(wait)
             if module is None:
                 return None
             address = ctypes.cast(self._function, ctypes.c_void_p).value

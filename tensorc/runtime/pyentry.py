@@ -28,6 +28,9 @@ numpy and compiler versions are in the key) and loaded with importlib's
 
 `load()` returns the module, or None when Python's or numpy's C headers are
 missing (`TENSORC_PYENTRY=0` forces that, for tests); the caller then uses ctypes.
+The first compile on a machine does not wait for the extension's C compile: it
+runs in a background thread (`prefetch`), `load(wait=False)` returns None until
+it is done, and `when_loaded` lets a Function switch to the extension then.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import importlib.util
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -529,9 +533,12 @@ PyMODINIT_FUNC PyInit__tensorc_pyentry(void) {
 """
 
 _lock = threading.Lock()
+"""Held while the extension is built or loaded."""
 _module: ModuleType | None = None
 _failed = False
-_prefetch: threading.Thread | None = None
+_builder: threading.Thread | None = None
+_waiting: list[Callable[[ModuleType], None]] = []
+_waiting_lock = threading.Lock()
 
 
 def headers() -> tuple[Path, Path] | None:
@@ -552,66 +559,116 @@ def enabled() -> bool:
     return os.environ.get("TENSORC_PYENTRY", "1") != "0"
 
 
-def load() -> ModuleType | None:
+def load(wait: bool = True) -> ModuleType | None:
     """The extension module (built into the cache the first time), or None when it
-    cannot be built here; thread-safe, once per process."""
+    cannot be built here; thread-safe, once per process. With `wait=False` this
+    never waits for a C compile: while the extension is not built yet it returns
+    None and builds it in the background (`when_loaded` tells when it is ready)."""
     global _module, _failed
     if not enabled():
         return None
     if _module is not None or _failed:
         return _module
+    if not wait and (_building() or not _artifact()[2].exists()):
+        prefetch()
+        return None
     with _lock:
         if _module is None and not _failed:
             try:
                 _module = _build_and_import()
+            finally:  # also when the warning below is an error (-W error)
                 _failed = _module is None
-            except CompileError as error:
-                _failed = True
-                import warnings
-
-                warnings.warn(
-                    f"tensorc falls back to ctypes calls (slower): {error}",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
+    _notify()
     return _module
 
 
 def prefetch() -> None:
-    """Start building the extension in the background (a compile that will need
-    it can overlap the build with its own passes)."""
-    global _prefetch
-    if _module is not None or _failed or _prefetch is not None or not enabled():
+    """Start building (or loading) the extension in a background thread: a compile
+    overlaps the C compile of the extension with its own passes."""
+    global _builder
+    with _waiting_lock:
+        if _module is not None or _failed or _building() or not enabled():
+            return
+        _builder = threading.Thread(target=load, name="tensorc-pyentry-build")
+        _builder.start()
+
+
+def when_loaded(callback: Callable[[ModuleType], None]) -> None:
+    """Call `callback(module)` once the extension is loaded: now if it is, else
+    from the thread that loads it; never if it cannot be built or is disabled."""
+    if not enabled():
         return
-    _prefetch = threading.Thread(target=load, name="tensorc-pyentry-build")
-    _prefetch.start()
+    with _waiting_lock:
+        if _module is None and not _failed:
+            _waiting.append(callback)
+            return
+    if _module is not None:
+        callback(_module)
 
 
-def _build_and_import() -> ModuleType | None:
+def wait(timeout: float | None = None) -> None:
+    """Wait for a background build (if one runs) to finish."""
+    builder = _builder
+    if builder is not None:
+        builder.join(timeout)
+
+
+def _building() -> bool:
+    return _builder is not None and _builder.is_alive()
+
+
+def _notify() -> None:
+    with _waiting_lock:
+        callbacks = list(_waiting)
+        _waiting.clear()
+    if _module is not None:
+        for callback in callbacks:
+            callback(_module)
+
+
+def _artifact() -> tuple[str, str, Path]:
+    """(cache key, file suffix, path) of the extension for this Python, numpy
+    and C compiler (their versions stand for their headers)."""
     from tensorc.runtime import cache, cpu
 
-    compiler = cpu.find_c_compiler()
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-    # Python's and numpy's versions stand for their headers: a hit needs no lookup
     key = cache.cache_key(
         SOURCE,
         sys.version,
         suffix,
         np.__version__,
-        cpu.compiler_identity(compiler),
+        cpu.compiler_identity(cpu.find_c_compiler()),
         *FLAGS,
     )
-    include = None
-    if not (cache.cache_dir() / "ext" / f"{key}{suffix}").exists():
-        include = headers()
-        if include is None:
-            return None
+    return key, suffix, cache.cache_dir() / "ext" / f"{key}{suffix}"
+
+
+def _build_and_import() -> ModuleType | None:
+    """Build (if needed) and import the extension; None (with a RuntimeWarning if
+    the build failed) when it cannot be."""
+    from tensorc.runtime import cache, cpu
+
+    key, suffix, path = _artifact()
+    include = None if path.exists() else headers()
+    if include is None and not path.exists():
+        return None
+    compiler = cpu.find_c_compiler()
 
     def compile_into(library: Path) -> None:
         assert include is not None
         _compile(compiler, include, library)
 
-    entry = cache.get_or_build(key, suffix, compile_into, kind="ext")
+    try:
+        entry = cache.get_or_build(key, suffix, compile_into, kind="ext")
+    except CompileError as error:
+        import warnings
+
+        warnings.warn(
+            f"tensorc falls back to ctypes calls (slower): {error}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
     loader = importlib.machinery.ExtensionFileLoader(MODULE_NAME, str(entry.path))
     spec = importlib.util.spec_from_file_location(
         MODULE_NAME, entry.path, loader=loader
