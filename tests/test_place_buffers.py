@@ -136,6 +136,14 @@ def test_a_read_only_borrowed_value_is_copied_not_written() -> None:
     np.testing.assert_array_equal(w.get_value(), 2.0 * np.arange(3.0))
 
 
+def test_outputs_are_not_allocated_before_the_checks_of_their_sizes() -> None:
+    x, n = T.dvector("x"), T.lscalar("n")
+    f = tensorc.function([x, n], x.reshape((n, 2)) * 2.0)
+    np.testing.assert_array_equal(f(np.arange(4.0), 2), [[0.0, 2.0], [4.0, 6.0]])
+    with pytest.raises(ShapeError, match="requested size of result dim 0 is negative"):
+        f(np.arange(4.0), -2)
+
+
 # endregion
 # region workspace
 

@@ -200,9 +200,15 @@ def _alloc_size(op: memref.DimOp) -> SSAValue | None:
 
 
 def _hoist(block: Block, alloc: memref.AllocOp) -> None:
-    """Move `alloc` right after the last definition of its sizes."""
-    defined = [v.owner for v in alloc.dynamic_sizes if isinstance(v.owner, Operation)]
-    anchor = max(defined, key=block.get_operation_index, default=None)
+    """Move `alloc` up to right after the last definition of its sizes, but not
+    above a check (a size the check rejects must fail there, not as an
+    allocation)."""
+    anchor: Operation | None = None
+    for op in block.ops:
+        if op is alloc:
+            break
+        if isinstance(op, cf.AssertOp) or op in _definitions(alloc):
+            anchor = op
     alloc.detach()
     if anchor is None:
         first = block.first_op
@@ -210,6 +216,10 @@ def _hoist(block: Block, alloc: memref.AllocOp) -> None:
         block.insert_op_before(alloc, first)
     else:
         block.insert_op_after(alloc, anchor)
+
+
+def _definitions(alloc: memref.AllocOp) -> set[Operation]:
+    return {v.owner for v in alloc.dynamic_sizes if isinstance(v.owner, Operation)}
 
 
 def _sink(block: Block, alloc: memref.AllocOp) -> None:

@@ -3,7 +3,8 @@
 // A gradient step on a shared %x: d = x - c is squared and summed, then
 // x - 0.2 * d is written into %x (its tc.aliasing_output names result 1). The
 // scaled d is written over d (dying, elementwise), the square lives in a slot,
-// the dealloc is gone and the returned scalar is allocated first.
+// the dealloc is gone and the returned scalar is allocated early (right after the
+// check: an allocation never moves above a check).
 func.func @step(%c: memref<?xf64>, %x: memref<?xf64> {tc.aliasing_output = 1 : i64}) -> (memref<f64>, memref<?xf64>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -51,8 +52,8 @@ func.func @step(%c: memref<?xf64>, %x: memref<?xf64> {tc.aliasing_output = 1 : i
 }
 
 // CHECK-LABEL: func.func @step(
-// CHECK-NEXT:    %[[COST:.*]] = memref.alloc() : memref<f64>
 // CHECK:         cf.assert
+// CHECK-NEXT:    %[[COST:.*]] = memref.alloc() : memref<f64>
 // CHECK-NEXT:    %[[D:.*]] = memref.alloc(%{{.*}}) {tc.slot = 0 : i64} : memref<?xf64>
 // CHECK:         %[[SQ:.*]] = memref.alloc(%{{.*}}) {tc.slot = 1 : i64} : memref<?xf64>
 // CHECK-NOT:     memref.dealloc
