@@ -279,6 +279,32 @@ def test_unknown_host_op_is_a_lowering_error() -> None:
         OutlineGpuKernelsPass().apply(pipeline.make_context(), module)
 
 
+def test_copies_and_scalar_statements_run_on_the_gpu() -> None:
+    source = """
+    func.func @main(%x: memref<?x3xf32>, %s: memref<f32>) -> (memref<?x3xf32>, memref<f32>) {
+      %c0 = arith.constant 0 : index
+      %n = memref.dim %x, %c0 : memref<?x3xf32>
+      %y = memref.alloc(%n) : memref<?x3xf32>
+      "memref.copy"(%x, %y) : (memref<?x3xf32>, memref<?x3xf32>) -> ()
+      %t = memref.alloc() : memref<f32>
+      %a = memref.load %s[] : memref<f32>
+      %b = arith.mulf %a, %a : f32
+      memref.store %b, %t[] : memref<f32>
+      func.return %y, %t : memref<?x3xf32>, memref<f32>
+    }
+    """
+    ctx = pipeline.make_context()
+    module = Parser(ctx, source).parse_module()
+    OutlineGpuKernelsPass().apply(ctx, module)
+    PromoteSharedPass().apply(ctx, module)
+    assert kinds(module) == Counter({"copy": 1, "scalar": 1})
+    assert_host_legal(module)
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    copied, squared = _emulate(module, [x, np.array(3.0, np.float32)])
+    np.testing.assert_array_equal(copied, x)
+    assert squared == 9.0
+
+
 # ---------------------------------------------------------------------------------
 # Shared-memory placement and its fallback (run through the emulator)
 # ---------------------------------------------------------------------------------

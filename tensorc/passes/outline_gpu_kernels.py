@@ -368,8 +368,7 @@ class FunctionOutliner:
         rank = copy.source.type.get_num_dims()  # type: ignore[union-attr]
         host = self.host.before(copy)
         dims = [
-            host.emit(memref.DimOp.from_source_and_index(copy.source, host.index(a)))
-            for a in range(rank)
+            host.emit(memref.DimOp(copy.source, host.index(a))) for a in range(rank)
         ]
         block = self.target.block_size
         kb = self._kernel("copy", (block, 1, 1))
