@@ -4,9 +4,9 @@ then the backend chosen by `mode` and `device` (the reference interpreter or C).
 C functions are cached whole. The key is the graph's content (`graph_key`, no
 xDSL needed) + tensorc's source fingerprint (passes, pipelines, emitter) + numpy's
 version + the C compiler's identity + the compile flags and the machine's x86-64
-level + the donated (in-place) updates. A hit (a warm compile)
-loads the stored kernel and its extension and skips tracing, the passes, the C
-emission and the C compiler, without importing xDSL; the optimized tc module
+level + the donated (in-place) updates. A hit (a warm compile) loads the stored
+kernel and skips tracing, the passes, the C emission and the C compiler, without
+importing xDSL; the optimized tc module
 (`f.maker`) and the C source (`f.source`) are read from the cache when asked for.
 Next to each compiled library, `<cache>/function/<key>.json` holds the entry
 signature and `<key>.mlir` the optimized module. Whatever else a compile comes to
@@ -163,13 +163,11 @@ def _compile_cpu(
         if cached is not None:
             profile.mark("load (cache hit)")
             return cached
-    from tensorc.runtime import cpu, pyentry
-
-    pyentry.prefetch()  # builds the extension (first use only) during the passes
     from tensorc import pipeline
     from tensorc.frontend.trace import trace
     from tensorc.lowering.cpu.c_emitter import emit_c_with_info
     from tensorc.passes.place_buffers import mark_donated
+    from tensorc.runtime import cpu
 
     profile.mark("import the compiler")
     module = trace(args, results, ENTRY)

@@ -28,9 +28,10 @@ numpy and compiler versions are in the key) and loaded with importlib's
 
 `load()` returns the module, or None when Python's or numpy's C headers are
 missing (`TENSORC_PYENTRY=0` forces that, for tests); the caller then uses ctypes.
-The first compile on a machine does not wait for the extension's C compile: it
-runs in a background thread (`prefetch`), `load(wait=False)` returns None until
-it is done, and `when_loaded` lets a Function switch to the extension then.
+The first compile on a machine does not wait for the extension's C compile, nor
+share the CPU with it: the Function it makes asks with `load(wait=False)`, which
+starts the build in a background thread (`prefetch`) and returns None until it is
+done; `when_loaded` switches the Function from ctypes to the extension then.
 """
 
 from __future__ import annotations
@@ -583,8 +584,7 @@ def load(wait: bool = True) -> ModuleType | None:
 
 
 def prefetch() -> None:
-    """Start building (or loading) the extension in a background thread: a compile
-    overlaps the C compile of the extension with its own passes."""
+    """Start building (or loading) the extension in a background thread."""
     global _builder
     with _waiting_lock:
         if _module is not None or _failed or _building() or not enabled():
