@@ -7,18 +7,21 @@ stores of 0-d results and scalar arithmetic.
 
 Postconditions (/work/notes/gpu.md):
 - the module has `gpu.container_module` and a `gpu.module @kernels` holding every
-  kernel (`gpu.func ... kernel`, attribute `tck.kind`) and the constant globals;
+  kernel (`gpu.func ... kernel`, attributes `tck.kind`, `gpu.known_block_size`);
 - each host function's top-level block holds only index/integer `arith` ops,
-  `memref.dim`/`alloc`/`dealloc`, `memref.load` of 0-d integer memrefs (a device
-  read), `cf.assert`, `gpu.launch_func` and `func.return` (declared legality:
-  LoweringError otherwise); gemm declarations are gone;
+  `memref.dim/alloc/dealloc/get_global/cast`, `memref.load` of 0-d integer
+  memrefs (a device read), `cf.assert`, `gpu.launch_func` and `func.return`
+  (declared legality: LoweringError otherwise); gemm declarations are gone;
+  constant globals stay in the module and reach kernels as arguments;
 - kernels keep per-block scratch (reduction partials, matmul tiles) in
   `memref.alloc`s of `#tck.memspace<global>` in their entry block, placed later by
   tc-promote-shared; threads of a block exchange data only across `gpu.barrier`.
 
-What runs how (tensorc/lowering/gpu/plans.py decides per nest):
+What runs how (tensorc/lowering/gpu/plans.py decides per nest, grouping.py which
+nests share a kernel):
 - independent loops (elementwise ops, copies, atomic scatter-adds) -> grid-stride
-  kernels over the flattened index space;
+  kernels over the flattened index space, one for consecutive nests over the
+  same index space that exchange data only element by element;
 - reductions -> one block per row (tree reduction), or two kernels for a full
   reduction (per-block partials, then one block); consecutive nests over the same
   rows that start with a reduction and exchange data only within a row (softmax)
@@ -27,7 +30,8 @@ What runs how (tensorc/lowering/gpu/plans.py decides per nest):
 - `cf.assert`s inside loops -> a check (an `and` reduction) before the loop, read
   by the host, so a failing check stops before the loop's kernel runs;
 - top-level scalar statements -> one-thread kernels (or the tail of the preceding
-  full reduction); float scalars are recomputed inside the kernels that use them;
+  full reduction); float scalars are recomputed inside the kernels that use them,
+  integers the host needs are read back (a one-thread kernel and a 0-d read);
 - anything else runs in a single thread, with a remark on the `tensorc.gpu` logger.
 """
 
