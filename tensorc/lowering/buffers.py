@@ -245,6 +245,12 @@ class FunctionLowering:
     def _memref_dim(self, buffer: SSAValue, axis: int) -> SSAValue:
         return self.arith(memref.DimOp(buffer, self.index(axis)))
 
+    def view(self, tensor: SSAValue, buffer: SSAValue, dims: list[SSAValue]) -> SSAValue:
+        """`tensor` is `buffer` read another way (a gemm operand read with its trans
+        flag): it has its own `dims`, and no copy is made."""
+        self._dims[tensor] = list(dims)
+        return buffer
+
     def buffer(self, tensor: SSAValue) -> SSAValue:
         """The memref holding `tensor`; a splat or computed tensor gets an
         allocation filled here."""

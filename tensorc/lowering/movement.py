@@ -28,6 +28,7 @@ from tensorc.lowering.buffers import (
     tensor_type_of,
 )
 from tensorc.lowering.elementwise import cmpi, emit, select
+from tensorc.lowering.reductions import transposed_gemm_operand
 
 SliceAxis = tuple[SSAValue, SSAValue]
 """(index of the first element, number of elements) of a slice along one dim."""
@@ -58,6 +59,8 @@ def lower_transpose(fl: FunctionLowering, op: tc.TransposeOp) -> SSAValue | Spla
     perm = list(op.perm.get_values())
     in_dims = fl.dims(op.input)
     dims = fl.result_dims(op, [in_dims[p] for p in perm])
+    if transposed_gemm_operand(op.result):
+        return fl.view(op.result, fl.buffer(op.input), dims)
 
     def source(b: Builder, ivs: list[SSAValue]) -> list[SSAValue]:
         coords = list(ivs)

@@ -285,6 +285,18 @@ GEMM_FUNCTIONS: dict[Attribute, str] = {
 """Element type -> external `C = op(A) @ op(B)` runtime function (see abi.md)."""
 
 
+def transposed_gemm_operand(value: SSAValue) -> bool:
+    """`value` is a 2-D `tc.transpose` read only as a gemm operand: the gemm reads
+    the transpose's input with its trans flag instead of a transposed copy."""
+    owner = value.owner
+    if not isinstance(owner, tc.TransposeOp) or tuple(owner.perm.get_values()) != (1, 0):
+        return False
+    element = tensor_type_of(value).get_element_type()
+    return element in GEMM_FUNCTIONS and all(
+        isinstance(use.operation, tc.MatmulOp) for use in value.uses
+    )
+
+
 def lower_matmul(fl: FunctionLowering, op: tc.MatmulOp) -> SSAValue:
     lhs_dims, rhs_dims = fl.dims(op.lhs), fl.dims(op.rhs)
     inner = len(lhs_dims) - 1
@@ -345,7 +357,9 @@ def _gemm(fl: FunctionLowering, op: tc.MatmulOp, out: SSAValue) -> None:
     is_matrix = len(lhs_dims) == len(rhs_dims) == 2
     c = _as_dynamic(fl, out) if is_matrix else fl.alloc(matrix, [m, n])
     callee = _declare_gemm(fl, element)
-    fl.builder.insert(func.CallOp(callee, [a, b, c, m, n, k, zero, zero], []))
+    trans_a = one if transposed_gemm_operand(op.lhs) else zero
+    trans_b = one if transposed_gemm_operand(op.rhs) else zero
+    fl.builder.insert(func.CallOp(callee, [a, b, c, m, n, k, trans_a, trans_b], []))
     if is_matrix:
         return
     ranks = (len(lhs_dims), len(rhs_dims))

@@ -379,6 +379,12 @@ void scipy_cblas_sgemm(int order, int trans_a, int trans_b, int m, int n, int k,
 void scipy_cblas_dgemm(int order, int trans_a, int trans_b, int m, int n, int k,
                        double alpha, const double *a, int lda, const double *b,
                        int ldb, double beta, double *c, int ldc);
+void scipy_cblas_sgemv(int order, int trans, int m, int n, float alpha, const float *a,
+                       int lda, const float *x, int incx, float beta, float *y,
+                       int incy);
+void scipy_cblas_dgemv(int order, int trans, int m, int n, double alpha,
+                       const double *a, int lda, const double *x, int incx,
+                       double beta, double *y, int incy);
 
 #ifndef TENSORC_BLAS_MAX
 #define TENSORC_BLAS_MAX INT_MAX
@@ -386,8 +392,10 @@ void scipy_cblas_dgemm(int order, int trans_a, int trans_b, int m, int n, int k,
 
 /* C[m,n] = op(A)[m,k] @ op(B)[k,n], all row-major, C overwritten. BLAS rejects
    zero leading dimensions and 32-bit blasint cannot hold sizes past INT_MAX, so
-   those cases are done here (the plain loop only runs for such giant sizes). */
-#define TC_GEMM(S, T, BLAS)                                                          \
+   those cases are done here (the plain loop only runs for such giant sizes).
+   Matrix-vector products go to gemv: gemm with one column is several times
+   slower in OpenBLAS. */
+#define TC_GEMM(S, T, BLAS, GEMV)                                                    \
 static inline void tensorc_gemm_##S(const T *a, const T *b, T *c, int64_t m,       \
                                     int64_t n, int64_t k, int64_t trans_a,          \
                                     int64_t trans_b) {                              \
@@ -397,6 +405,18 @@ static inline void tensorc_gemm_##S(const T *a, const T *b, T *c, int64_t m,    
         return;                                                                     \
     }                                                                               \
     if (m <= TENSORC_BLAS_MAX && n <= TENSORC_BLAS_MAX && k <= TENSORC_BLAS_MAX) {  \
+        if (n == 1) { /* c = op(A) b */                                             \
+            GEMV(101, trans_a ? 112 : 111, (int)(trans_a ? k : m),                 \
+                 (int)(trans_a ? m : k), (T)1, a, (int)(trans_a ? m : k), b, 1,     \
+                 (T)0, c, 1);                                                       \
+            return;                                                                 \
+        }                                                                           \
+        if (m == 1) { /* c = op(B)^T a */                                           \
+            GEMV(101, trans_b ? 111 : 112, (int)(trans_b ? n : k),                 \
+                 (int)(trans_b ? k : n), (T)1, b, (int)(trans_b ? k : n), a, 1,     \
+                 (T)0, c, 1);                                                       \
+            return;                                                                 \
+        }                                                                           \
         BLAS(101, trans_a ? 112 : 111, trans_b ? 112 : 111, (int)m, (int)n, (int)k, \
              (T)1, a, (int)(trans_a ? m : k), b, (int)(trans_b ? k : n), (T)0, c,   \
              (int)n);                                                               \
@@ -412,8 +432,8 @@ static inline void tensorc_gemm_##S(const T *a, const T *b, T *c, int64_t m,    
         }                                                                           \
 }
 
-TC_GEMM(f32, float, scipy_cblas_sgemm)
-TC_GEMM(f64, double, scipy_cblas_dgemm)
+TC_GEMM(f32, float, scipy_cblas_sgemm, scipy_cblas_sgemv)
+TC_GEMM(f64, double, scipy_cblas_dgemm, scipy_cblas_dgemv)
 """
 
 EXPORTS = """

@@ -16,7 +16,7 @@ func.func @main(%a: memref<?x?xf64>, %b: memref<?x?xf64>) -> memref<?x?xf64> {
 
 // The BLAS prototypes and wrappers appear only when the module declares them.
 // CHECK:       void scipy_cblas_dgemm(int order, int trans_a, int trans_b, int m, int n, int k,
-// CHECK:       TC_GEMM(f64, double, scipy_cblas_dgemm)
+// CHECK:       TC_GEMM(f64, double, scipy_cblas_dgemm, scipy_cblas_dgemv)
 // CHECK-LABEL: int tensorc_entry_main(
 // CHECK:           tensorc_gemm_f64([[A:a_[0-9]+]], [[B:b_[0-9]+]], [[C:c_[0-9]+]], [[A]]_d0, [[B]]_d1, [[A]]_d1, 0, 1);
 // CHECK-NEXT:      out_data[0] = [[C]];
