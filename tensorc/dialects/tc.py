@@ -518,16 +518,9 @@ class SelectOp(TcOp):
                         f"got {self.condition.type}")
 
 
-@irdl_op_definition
-class CastOp(TcOp):
-    """Convert the element type (numpy astype semantics; float->int truncates).
+class ConversionOp(TcOp):
+    """Base of elementwise ops that change the element type and keep the shape."""
 
-    Example:
-
-        %y = tc.cast %x : tensor<?xf64> to tensor<?xi32>
-    """
-
-    name = "tc.cast"
     input = operand_def(TensorType)
     result = result_def(TensorType)
     traits = traits_def(Pure())
@@ -537,11 +530,28 @@ class CastOp(TcOp):
         in_t, out_t = self.input.type, self.result.type
         assert isinstance(in_t, TensorType) and isinstance(out_t, TensorType)
         if in_t.get_shape() != out_t.get_shape():
-            _fail(self, f"cast must keep the shape: {in_t} to {out_t}")
+            _fail(self, f"{self.name.removeprefix('tc.')} must keep the shape: "
+                        f"{in_t} to {out_t}")
+        self.verify_elements(in_t, out_t)
+
+    def verify_elements(self, in_t: TensorType, out_t: TensorType) -> None:
+        """Element-type rules of the subclass (any conversion by default)."""
 
 
 @irdl_op_definition
-class HashUniformOp(TcOp):
+class CastOp(ConversionOp):
+    """Convert the element type (numpy astype semantics; float->int truncates).
+
+    Example:
+
+        %y = tc.cast %x : tensor<?xf64> to tensor<?xi32>
+    """
+
+    name = "tc.cast"
+
+
+@irdl_op_definition
+class HashUniformOp(ConversionOp):
     """Counter-based random numbers in [0, 1): each i64 element goes through the
     splitmix64 finalizer (wrapping arithmetic, logical shifts) and its top 53 (f64),
     24 (f32) or 11 (f16) bits become the float `bits * 2**-k`, exactly. Equal
@@ -553,18 +563,10 @@ class HashUniformOp(TcOp):
     """
 
     name = "tc.hash_uniform"
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-    traits = traits_def(Pure())
-    assembly_format = "$input attr-dict `:` type($input) `to` type($result)"
 
-    def verify_(self) -> None:
-        in_t, out_t = self.input.type, self.result.type
-        assert isinstance(in_t, TensorType) and isinstance(out_t, TensorType)
-        if in_t.get_element_type() != i64 or in_t.get_shape() != out_t.get_shape():
-            _fail(self, f"expects i64 counters and a result of their shape, got {in_t}")
-        if not is_float(out_t):
-            _fail(self, f"result must have float elements, got {out_t}")
+    def verify_elements(self, in_t: TensorType, out_t: TensorType) -> None:
+        if in_t.get_element_type() != i64 or not is_float(out_t):
+            _fail(self, f"expects i64 counters and float results, got {in_t} to {out_t}")
 
 
 @irdl_op_definition
