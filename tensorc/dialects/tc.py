@@ -863,6 +863,32 @@ class SliceOp(TcOp):
             _fail(self, f"result must be a rank-{rank} tensor of {in_t.get_element_type()}")
 
 
+def _check_indexing(
+    op: Operation,
+    indexed: TensorType,
+    indices: Sequence[SSAValue],
+    data: TensorType,
+    what: str,
+) -> None:
+    """Integer-array indexing rules shared by gather (`data` = its result) and
+    scatter_add (`data` = its updates): 1 to rank index tensors of one integer type
+    of shape S, and `data` of shape S + indexed.shape[len(indices):]."""
+    if not 1 <= len(indices) <= indexed.get_num_dims():
+        _fail(op, f"needs 1 to {indexed.get_num_dims()} index tensors, got {len(indices)}")
+    index_t = indices[0].type
+    for i, idx in enumerate(indices):
+        _check_kind(op, idx, f"index #{i}", "i")
+        if idx.type != index_t:
+            _fail(op, f"index tensors must share one type: {index_t} vs {idx.type}")
+    assert isinstance(index_t, TensorType)
+    want = list(index_t.get_shape()) + list(indexed.get_shape()[len(indices):])
+    if (data.get_element_type() != indexed.get_element_type()
+            or len(want) != data.get_num_dims()
+            or not all(map(_dims_compatible, want, data.get_shape()))):
+        _fail(op, f"{what} must be {TensorType(indexed.get_element_type(), want)}, "
+                  f"got {data}")
+
+
 @irdl_op_definition
 class GatherOp(TcOp):
     """Integer-array indexing of the leading dims: `x[i0, i1, ...]` with index tensors
@@ -885,20 +911,7 @@ class GatherOp(TcOp):
     def verify_(self) -> None:
         in_t, out_t = self.input.type, self.result.type
         assert isinstance(in_t, TensorType) and isinstance(out_t, TensorType)
-        if not 1 <= len(self.indices) <= in_t.get_num_dims():
-            _fail(self, f"needs 1 to {in_t.get_num_dims()} index tensors, got {len(self.indices)}")
-        index_t = self.indices[0].type
-        for i, idx in enumerate(self.indices):
-            _check_kind(self, idx, f"index #{i}", "i")
-            if idx.type != index_t:
-                _fail(self, f"index tensors must share one type: {index_t} vs {idx.type}")
-        assert isinstance(index_t, TensorType)
-        want = list(index_t.get_shape()) + list(in_t.get_shape()[len(self.indices):])
-        if (out_t.get_element_type() != in_t.get_element_type()
-                or len(want) != out_t.get_num_dims()
-                or not all(map(_dims_compatible, want, out_t.get_shape()))):
-            _fail(self, f"result must be {TensorType(in_t.get_element_type(), want)}, "
-                        f"got {out_t}")
+        _check_indexing(self, in_t, self.indices, out_t, "result")
 
 
 @irdl_op_definition
@@ -1135,21 +1148,7 @@ class ScatterAddOp(TcOp):
     def verify_(self) -> None:
         upd_t, dest_t = self.updates.type, self.dest.type
         assert isinstance(upd_t, TensorType) and isinstance(dest_t, TensorType)
-        if not 1 <= len(self.indices) <= dest_t.get_num_dims():
-            _fail(self, f"needs 1 to {dest_t.get_num_dims()} index tensors, "
-                        f"got {len(self.indices)}")
-        index_t = self.indices[0].type
-        for i, idx in enumerate(self.indices):
-            _check_kind(self, idx, f"index #{i}", "i")
-            if idx.type != index_t:
-                _fail(self, f"index tensors must share one type: {index_t} vs {idx.type}")
-        assert isinstance(index_t, TensorType)
-        want = list(index_t.get_shape()) + list(dest_t.get_shape()[len(self.indices):])
-        if (upd_t.get_element_type() != dest_t.get_element_type()
-                or len(want) != upd_t.get_num_dims()
-                or not all(map(_dims_compatible, want, upd_t.get_shape()))):
-            _fail(self, f"updates must be {TensorType(dest_t.get_element_type(), want)}, "
-                        f"got {upd_t}")
+        _check_indexing(self, dest_t, self.indices, upd_t, "updates")
 
 
 # ---------------------------------------------------------------------------------
