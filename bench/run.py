@@ -400,8 +400,10 @@ def report(rows: list[Row]) -> str:
         "|---|---|---|---|",
     ]
     for row in rows:
-        ours = row.times.get("tensorc") or row.times.get("tensorc cold")
         for system, seconds in row.times.items():
+            # compile rows compare like with like: cold with cold, warm with warm
+            phase = next((p for p in ("cold", "warm") if system.endswith(p)), "")
+            ours = row.times.get(f"tensorc {phase}" if phase else "tensorc")
             ratio = "" if system.startswith("tensorc") or not ours else f"{ours / seconds:.2f}"
             lines.append(f"| {row.workload} | {system} | {_format_time(seconds)} | {ratio} |")
         if row.notes:

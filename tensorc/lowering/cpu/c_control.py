@@ -17,7 +17,7 @@ so its result depends on the trip count only, not on the number of threads.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -28,6 +28,15 @@ from tensorc.errors import LoweringError
 from tensorc.lowering.cpu.c_expr import c_expression
 from tensorc.lowering.cpu.c_loops import SERIAL, LoopPlan, work_estimate
 from tensorc.lowering.cpu.c_values import EmitterBase, c_string
+
+
+SERIAL_COPY_OPS = 48
+"""A threaded flat loop whose body has at most this many ops also gets a serial
+copy (small bodies: the copy costs little C compile time)."""
+
+
+def _op_count(block: Block) -> int:
+    return sum(1 for _ in block.walk())
 
 
 @dataclass(eq=False, repr=False)
@@ -53,7 +62,14 @@ class ControlEmitter(EmitterBase):
             return
         if plan.threads:
             simd = " simd" if plan.simd else ""
-            with self._threaded(self._work(op), f"omp for{simd}"):
+
+            def serial() -> None:
+                if plan.simd:
+                    self._line("TC_OMP(omp simd)")
+                self._emit_loop(op, self._expr(op.lb), self._expr(op.ub))
+
+            small = _op_count(op.body.block) <= SERIAL_COPY_OPS
+            with self._threaded(self._work(op), f"omp for{simd}", serial if small else None):
                 self._emit_loop(op, self._expr(op.lb), self._expr(op.ub))
             return
         if plan.simd:
@@ -61,15 +77,25 @@ class ControlEmitter(EmitterBase):
         self._emit_loop(op, self._expr(op.lb), self._expr(op.ub))
 
     @contextmanager
-    def _threaded(self, work: str, directive: str) -> Iterator[None]:
+    def _threaded(
+        self, work: str, directive: str, serial: Callable[[], None] | None = None
+    ) -> Iterator[None]:
         """A parallel region around the loop printed inside, taken when
         `tensorc_parallel` allows it; `directive` (`omp for ...`) shares the loop
-        out. Each thread stamps when it is done (the prelude's contention check)."""
+        out. Each thread stamps when it is done (the prelude's contention check).
+        With `serial`, a one-thread call runs the loop `serial` prints instead of
+        entering the region (entering costs about 0.5 µs, noticeable on small
+        calls); without it the region is entered with `if(false)`."""
         region, threaded = self._fresh("region"), self._fresh("threaded")
         self._line("{")
         with self.indented():
             self._line(f"tensorc_region {region};")
             self._line(f"const bool {threaded} = tensorc_parallel({work}, &{region});")
+            if serial is not None:
+                self._line(f"if (!{threaded}) {{")
+                with self.indented():
+                    serial()
+                self._line("} else {")
             self._line(f"TC_OMP(omp parallel if({threaded}))")
             self._line("{")
             with self.indented():
@@ -77,6 +103,8 @@ class ControlEmitter(EmitterBase):
                 yield
                 self._line(f"if ({threaded}) tensorc_region_done(&{region});")
             self._line("}")
+            if serial is not None:
+                self._line("}")
             self._line(f"if ({threaded}) tensorc_region_end(&{region});")
         self._line("}")
 
@@ -110,7 +138,12 @@ class ControlEmitter(EmitterBase):
         ivs = tuple(loop.body.block.args[0] for loop in plan.nest)
         self._flat_indices[ivs] = flat
         if plan.threads:
-            with self._threaded(self._work(op), "omp for simd"):
+            def serial() -> None:
+                self._line("TC_OMP(omp simd)")
+                self._emit_flat_loop(plan.nest[-1], flat, total)
+
+            small = _op_count(plan.nest[-1].body.block) <= SERIAL_COPY_OPS
+            with self._threaded(self._work(op), "omp for simd", serial if small else None):
                 self._emit_flat_loop(plan.nest[-1], flat, total)
         else:
             self._line("TC_OMP(omp simd)")

@@ -39,6 +39,11 @@ func.func @main(%a: memref<?x4xf64>) -> memref<?xf64> {
 // CHECK:           [[ROWS]] = (double *)tensorc_alloc(sizeof(double), 1, (const int64_t[]){[[ROWS]]_d0});
 // CHECK:               tensorc_region [[REGION:region_[0-9]+]];
 // CHECK-NEXT:          const bool [[THREADED:threaded_[0-9]+]] = tensorc_parallel((double)[[N]] * (1 + (double)4 * (20)), &[[REGION]]);
+// CHECK-NEXT:          if (![[THREADED]]) {
+// CHECK-NEXT:              for (int64_t [[SI:i_[0-9]+]] = 0; [[SI]] < [[N]]; [[SI]] += 1) {
+// CHECK:                       [[ROWS]][[[SI]]] = {{acc_[0-9]+}};
+// CHECK-NEXT:              }
+// CHECK-NEXT:          } else {
 // CHECK-NEXT:          TC_OMP(omp parallel if([[THREADED]]))
 // CHECK-NEXT:          {
 // CHECK-NEXT:              TC_OMP(omp for schedule(static) nowait)
@@ -53,6 +58,7 @@ func.func @main(%a: memref<?x4xf64>) -> memref<?xf64> {
 // CHECK-NEXT:                  [[ROWS]][[[I]]] = [[ACC]];
 // CHECK-NEXT:              }
 // CHECK-NEXT:              if ([[THREADED]]) tensorc_region_done(&[[REGION]]);
+// CHECK-NEXT:          }
 // CHECK-NEXT:          }
 // CHECK-NEXT:          if ([[THREADED]]) tensorc_region_end(&[[REGION]]);
 // CHECK-NEXT:      }
