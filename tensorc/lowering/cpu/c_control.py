@@ -30,7 +30,7 @@ from tensorc.lowering.cpu.c_loops import SERIAL, LoopPlan, work_estimate
 from tensorc.lowering.cpu.c_values import EmitterBase, c_string
 
 
-SERIAL_COPY_OPS = 48
+SERIAL_COPY_OPS = 24
 """A threaded flat loop whose body has at most this many ops also gets a serial
 copy (small bodies: the copy costs little C compile time)."""
 
