@@ -31,10 +31,7 @@ as_tensor_variable = as_variable
 as_tensor = as_variable
 sign = sgn
 inv = reciprocal
-mul_ = mul
 power = pow
-minimum_ = minimum
-basic = None  # Theano had a `basic` module; nothing lives there in tensorc
 
 _PREFIX_DTYPES = {
     "b": "int8", "w": "int16", "i": "int32", "l": "int64",
