@@ -179,7 +179,9 @@ def _compile_cpu(
     _run_passes("cpu", ctx, lowered, profile)
     source, emitter = emit_c_with_info(lowered)
     profile.mark("codegen")
-    library = cpu.build_library(source, uses_blas=emitter.uses_gemm)
+    library = cpu.build_library(
+        source, uses_blas=emitter.uses_gemm, part_costs=emitter.part_costs
+    )
     profile.mark("C compile" if library.built else "C compile (cached)")
     inputs, outputs = cpu.entry_signature(cpu.entry_function(lowered, ENTRY))
     kernel = cpu.CpuKernel(library.path, source, ENTRY, inputs, outputs)

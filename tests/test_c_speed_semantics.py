@@ -299,7 +299,7 @@ def test_expression_is_one_threaded_vector_loop() -> None:
     f = tensorc.function([x], T.exp(-(x**2)) * T.sin(3 * x) + 0.5 * T.tanh(x))
     source = f.source
     assert source is not None
-    body = source[source.index("TC_ENTRY int") :]
+    body = source[source.index("\nTC_NEST ") :]  # the outlined loop nests, the entry
     # one loop nest, printed twice: threaded, and a serial copy for small calls
     assert body.count("for (") == 2
     assert body.count("TC_OMP(omp for simd schedule(static) nowait)") == 1
@@ -338,7 +338,7 @@ def test_a_nest_over_contiguous_buffers_is_one_loop() -> None:
     f = tensorc.function([x, y], T.tanh(x) * y + 1.0)
     source = f.source
     assert source is not None
-    body = source[source.index("TC_ENTRY int") :]
+    body = source[source.index("\nTC_NEST ") :]
     assert body.count("for (") == 2 and re.search(r"x_\d+\[k_\d+\]", body)
     rng = np.random.default_rng(6)
     for shape in ((5, 3), (100_000, 2), (2, 100_000), (0, 4), (4, 0)):
@@ -350,7 +350,7 @@ def test_the_flat_loop_runs_only_when_the_inner_dims_match() -> None:
     """%b's dims are not known to equal the loop's: a run-time check picks the
     flat loop or the nest (which reads %b's top-left block)."""
     kernel = compile_module(parse(SUBBLOCK))
-    source = kernel.source[kernel.source.index("TC_ENTRY int") :]
+    source = kernel.source[kernel.source.index("\nTC_NEST ") :]
     assert re.search(r"if \(b_\d+_d1 == a_\d+_d1\) \{", source)
     a = np.arange(12.0).reshape(3, 4)
     for b in (np.ones((3, 4)), np.arange(35.0).reshape(5, 7)):

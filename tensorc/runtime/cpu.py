@@ -231,8 +231,11 @@ def build_library(
     uses_blas: bool = False,
     cc: str | None = None,
     extra_flags: Sequence[str] = (),
+    part_costs: Sequence[int] = (),
 ) -> cache.CacheEntry:
-    """The cached shared library of C `source`, compiled if not cached yet."""
+    """The cached shared library of C `source`, compiled if not cached yet. A
+    source in parts (`part_costs`, the emitter's TC_PART costs) is compiled by one
+    compiler process per core, each on a balanced group of parts, then linked."""
     compiler = find_c_compiler(cc)
     identity = compiler_identity(compiler)
     flags = (*COMPILE_FLAGS, *extra_flags)
@@ -242,28 +245,83 @@ def build_library(
     key = cache.cache_key(
         source, tensorc_version(), identity, *flags, "|", *machine, "|", *link
     )
+    # target_clones calls clones of the callee by name: one unit, or no clones
+    groups = part_groups(part_costs, usable_cores()) if machine else []
 
     directory = cache.cache_dir() / "c"
 
     def compile_into(library: Path) -> None:
-        import subprocess
-
         source_path = library.parent / "module.c"
         source_path.write_text(source)
-        command = [*compiler, *flags, "-o", str(library), str(source_path)]
-        command += [*machine, *link]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0 or not library.exists():
-            failed = directory / f"{key}.failed.c"
-            cache.publish(failed, source)
-            raise CompileError(compile_failure(command, result, failed))
-        cache.publish(directory / f"{key}.c", source)  # for f.source and debugging
+        linked = [*compiler, *flags, "-o", str(library)]
+        if len(groups) < 2:
+            steps = [[[*linked, str(source_path), *machine, *link]]]
+        else:
+            objects = [str(library.parent / f"part{k}.o") for k in range(len(groups))]
+            parts = [
+                [*compiler, *flags, "-c", f"-DTENSORC_PARTS={mask}", "-o", obj]
+                + [str(source_path), *machine]
+                for mask, obj in zip(groups, objects, strict=True)
+            ]
+            steps = [parts, [[*linked, *objects, *machine, *link]]]
+        for commands in steps:
+            failure = run_at_once(commands)
+            if failure is not None:
+                failed = directory / f"{key}.failed.c"
+                cache.publish(failed, source)
+                raise CompileError(compile_failure(failure, failed))
 
-    return cache.get_or_build(key, ".so", compile_into, kind="c")
+    entry = cache.get_or_build(key, ".so", compile_into, kind="c")
+    if entry.built:
+        cache.publish(directory / f"{key}.c", source)  # for f.source and debugging
+    return entry
+
+
+def run_at_once(commands: list[list[str]]) -> subprocess.CompletedProcess[str] | None:
+    """Run the commands in parallel; the first that failed, if any (a command
+    whose last argument after `-o` was not written failed too)."""
+    import subprocess
+
+    running = [
+        subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c in commands
+    ]
+    outputs = [process.communicate() for process in running]
+    results = [
+        subprocess.CompletedProcess(c, p.returncode, out, errors)
+        for c, p, (out, errors) in zip(commands, running, outputs, strict=True)
+    ]
+    for result in results:
+        output = Path(result.args[result.args.index("-o") + 1])
+        if result.returncode != 0 or not output.exists():
+            return result
+    return None
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def part_groups(costs: Sequence[int], cores: int) -> list[int]:
+    """TENSORC_PARTS bit masks, one per compiler process: the parts, costliest
+    first, each added to the cheapest group so far; at most `cores` groups."""
+    count = min(len(costs), cores)
+    if count < 2:
+        return []
+    masks, totals = [0] * count, [0] * count
+    for part in sorted(range(len(costs)), key=lambda k: -costs[k]):
+        group = min(range(count), key=totals.__getitem__)
+        masks[group] |= 1 << part
+        totals[group] += costs[part]
+    return masks
 
 
 def compile_failure(
-    command: list[str], result: subprocess.CompletedProcess[str], source: Path
+    result: subprocess.CompletedProcess[str], source: Path
 ) -> str:
     """The CompileError message: the command, the first lines of its errors and
     where the source was kept."""
@@ -272,7 +330,7 @@ def compile_failure(
     more = len(lines) - STDERR_LINES
     return (
         f"C compiler failed with exit status {result.returncode}:\n"
-        f"  {shlex.join(command)}\n"
+        f"  {shlex.join(result.args)}\n"
         f"{shown}\n"
         + (f"[... {more} more lines of compiler output]\n" if more > 0 else "")
         + f"(generated source kept at {source})"
@@ -296,7 +354,11 @@ def compile_module(
     function = entry_function(module, entry)
     source, emitter = emit_c_with_info(module)
     library = build_library(
-        source, uses_blas=emitter.uses_gemm, cc=cc, extra_flags=extra_flags
+        source,
+        uses_blas=emitter.uses_gemm,
+        cc=cc,
+        extra_flags=extra_flags,
+        part_costs=emitter.part_costs,
     )
     inputs, outputs = entry_signature(function)
     return CpuKernel(library.path, source, entry, inputs, outputs)

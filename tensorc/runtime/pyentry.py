@@ -682,8 +682,6 @@ def _build_and_import() -> ModuleType | None:
 def _compile(
     compiler: tuple[str, ...], include: tuple[Path, Path], library: Path
 ) -> None:
-    import subprocess
-
     from tensorc.runtime import cpu
 
     source = library.parent / "pyentry.c"
@@ -696,9 +694,9 @@ def _compile(
         str(library),
         str(source),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or not library.exists():
-        raise CompileError(cpu.compile_failure(command, result, source))
+    failure = cpu.run_at_once([command])
+    if failure is not None:
+        raise CompileError(cpu.compile_failure(failure, source))
 
 
 @functools.cache

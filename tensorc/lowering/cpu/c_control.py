@@ -44,6 +44,8 @@ class ControlEmitter(EmitterBase):
     """Control-flow handlers of the C emitter (see the module docstring)."""
 
     _plans: dict[scf.ForOp, LoopPlan] = field(default_factory=dict, init=False)
+    _failure_exit: str = field(default="goto fail;", init=False)
+    """How a failed assert leaves (an outlined loop nest returns instead)."""
 
     def _emit_block(self, block: Block) -> None:
         for op in block.ops:
@@ -332,7 +334,7 @@ class ControlEmitter(EmitterBase):
             )
         else:
             self._line(f"tensorc_fail(err, err_len, {message});")
-        self._line("goto fail;")
+        self._line(self._failure_exit)
 
     # endregion
 

@@ -77,12 +77,15 @@ class MemrefEmitter(EmitterBase):
                 continue
             dims.append(self._fresh_derived(f"{name}_d{axis}"))
             self._line(f"int64_t {dims[-1]} = 0;")
-        if slot_of(op) is None:
+        restrict = slot_of(op) is None
+        if restrict:
             self._line(f"{self.memref_declaration(t, name)} = NULL;")
             self._allocs.append(op.memref)
         else:
             self._line(f"{element.storage} *{name} = NULL;")
-        self._memrefs[op.memref] = MemrefView(name, tuple(dims), element)
+        self._memrefs[op.memref] = MemrefView(
+            name, tuple(dims), element, restrict=restrict
+        )
 
     def _emit_failure_exit(self) -> None:
         self._line("fail:")

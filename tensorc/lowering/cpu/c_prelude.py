@@ -2,8 +2,10 @@
 
 - `INCLUDES`: headers.
 - `PARALLEL_MACROS`: OpenMP pragmas as a macro (`TC_OMP`), the
-  `TC_ENTRY` attribute (one clone per x86-64 vector level), the thresholds of
-  threaded loops and the run-time switch for threads.
+  `TC_ENTRY` attribute (one clone per x86-64 vector level), the parts of a large
+  module (`TC_PART`, `TC_NEST`, and `TC_STATE`, which defines the shared mutable
+  state in part 0 only), the thresholds of threaded loops and the run-time switch
+  for threads.
 - `VECTOR_MATH`: `declare simd` for the libm functions glibc's libmvec vectorizes.
 - `SCALAR_HELPERS`: total, side-effect-free helpers the C_EXPR table calls where
   an operand is needed twice or C alone would trap or be undefined (integer
@@ -54,6 +56,24 @@ PARALLEL_MACROS = r"""
 #define TC_ENTRY
 #endif
 
+/* Large modules come in parts (loop nests outlined into functions of their own,
+   grouped): compiled whole when TENSORC_PARTS is not defined, else only the parts
+   whose bits are set in it, so the runtime compiles the parts on several cores
+   and links them. Part 0 holds the entries and the shared state. */
+#ifdef TENSORC_PARTS
+#define TC_PART(k) ((TENSORC_PARTS >> (k)) & 1)
+#else
+#define TC_PART(k) 1
+#endif
+#define TC_NEST TC_ENTRY __attribute__((visibility("hidden"), noinline))
+#if TC_PART(0)
+#define TC_STATE(declaration, value) \
+    __attribute__((visibility("hidden"))) declaration = value;
+#else
+#define TC_STATE(declaration, value) \
+    extern __attribute__((visibility("hidden"))) declaration;
+#endif
+
 /* Loops are split over threads only when their estimated work (elements times a
    cost per element, c_loops.work_estimate) reaches this: below it the fork/join
    costs more than it saves. */
@@ -68,7 +88,7 @@ PARALLEL_MACROS = r"""
 
 /* 0 disables threads (tensorc_set_threads): libgomp's thread pool does not survive
    fork(), so the runtime turns threads off in a forked child. */
-static int tensorc_threads = 1;
+TC_STATE(int tensorc_threads, 1)
 
 /* Threads pay only while the other cores are free: a threaded loop ends when its
    last thread does, so one thread the OS runs late (other processes busy on its
@@ -77,8 +97,8 @@ static int tensorc_threads = 1;
    for a while (from 1 ms, doubling up to 1 s while it lasts, halving back). */
 #define TENSORC_BACKOFF_MIN_NS INT64_C(1000000)
 #define TENSORC_BACKOFF_MAX_NS INT64_C(1000000000)
-static int64_t tensorc_serial_until_ns;
-static int64_t tensorc_backoff_ns = TENSORC_BACKOFF_MIN_NS;
+TC_STATE(int64_t tensorc_serial_until_ns, 0)
+TC_STATE(int64_t tensorc_backoff_ns, TENSORC_BACKOFF_MIN_NS)
 
 typedef struct {
     int64_t start;
@@ -317,8 +337,9 @@ WORKSPACE_HELPERS = r"""
    and thread, kept between calls and grown when a call needs more, so calls with
    unchanged shapes allocate no intermediates. TENSORC_SLOTS (the module's slot
    count) is defined before this text. A thread's slots are freed when it exits or
-   calls tensorc_workspace_release. */
+   calls tensorc_workspace_release. Only entries use slots (part 0). */
 #include <pthread.h>
+#if TC_PART(0)
 
 typedef struct {
     void *data;
@@ -368,6 +389,7 @@ void tensorc_workspace_release(void) { tensorc_slots_free(tensorc_slots); }
 /* How often a slot was (re)allocated on the calling thread: stays constant over
    calls whose intermediates fit the slots already held. */
 int64_t tensorc_workspace_growths(void) { return tensorc_slot_growths; }
+#endif
 """
 
 GEMM_HELPERS = r"""

@@ -73,6 +73,9 @@ class MemrefView:
     dims: tuple[str, ...]
     element: CScalarType
     readonly: bool = False
+    restrict: bool = False
+    """Whether `data` is declared `restrict` (no other pointer reaches its
+    elements while it is used)."""
 
 
 @dataclass(eq=False, repr=False)
