@@ -18,6 +18,7 @@ from tensorc.frontend.function import Function, In, function
 from tensorc.frontend.shared import SharedVariable, shared
 from tensorc.gradient import grad
 from tensorc.printing import pp
+from tensorc.frontend.scan import foldl, foldr, map, reduce, scan  # noqa: A004
 from tensorc.define_by_run import Variable, as_variable
 from tensorc import functions, gradient_check, optimizers  # noqa: E402
 
@@ -58,7 +59,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "Function", "In", "SharedVariable", "config", "function", "grad", "gradient", "pp",
-    "shared", "tensor",
+    "shared", "tensor", "scan", "foldl", "foldr",
     "Variable", "functions", "gradient_check", "optimizers",
     "Chain", "ChainList", "Link", "Parameter", "as_variable", "force_backprop_mode",
     "global_config", "initializers", "links", "no_backprop_mode", "optimizer_hooks",

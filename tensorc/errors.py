@@ -49,3 +49,8 @@ class GpuKernelError(TensorcError, RuntimeError):
     """A GPU kernel could not run or failed: an invalid launch configuration, a
     driver error, or (under cuda-emu) a __syncthreads() not reached by every
     thread, a warp operation that can never complete, a __trap()."""
+
+
+class ScanError(TensorcError, ValueError):
+    """A scan that cannot be built as asked (unsupported taps, mismatched state
+    types, ...); the message names the argument and the user's line."""

@@ -32,6 +32,7 @@ from xdsl.dialects.builtin import (
     IntegerType,
     NameLoc,
     StringAttr,
+    SymbolRefAttr,
     TensorType,
     UnitAttr,
     f16,
@@ -45,6 +46,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Block, Dialect, Operation, Region, SSAValue
 from xdsl.irdl import (
+    AttrSizedOperandSegments,
     IRDLOperation,
     SameVariadicOperandSize,
     VarConstraint,
@@ -1426,6 +1428,108 @@ class YieldOp(IRDLOperation):
         super().__init__(operands=[list(values)])
 
 
+
+@irdl_op_definition
+class ScanOp(TcOp):
+    """A loop over steps (Theano's `scan`): `n_steps` calls of the function `@body`,
+    stacking every result along a new leading axis.
+
+    Operands: `n_steps` (0-d i64, at least 1), then `sequences` (each with a leading
+    axis of at least `n_steps`; step t reads element t), `inits` (the initial
+    states) and `params` (passed unchanged to every step). `@body` takes (one element
+    of each sequence, each state, each param) and returns (each new state, with the
+    type of its init; then the other per-step outputs). Result k is result k of
+    every step stacked: result k at index t is what step t returned, so a state's
+    stacked result starts with the state *after* step 0. Every step's output k
+    must have the same shape. With `reverse`, steps run from t = n_steps - 1 down
+    to 0 (results still stored at index t).
+
+    Example:
+
+        %hs, %ys = tc.scan @step(%n) sequences(%x : tensor<?x3xf64>)
+                     inits(%h0 : tensor<3xf64>) params(%w : tensor<3x3xf64>)
+                     -> tensor<?x3xf64>, tensor<?xf64>
+    """
+
+    name = "tc.scan"
+    n_steps = operand_def(TensorType(i64, []))
+    sequences = var_operand_def(TensorType)
+    inits = var_operand_def(TensorType)
+    params = var_operand_def(TensorType)
+    results_ = var_result_def(TensorType)
+    body = prop_def(SymbolRefAttr)
+    reverse = opt_prop_def(UnitAttr)
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    assembly_format = (
+        "$body `(` $n_steps `)` "
+        "(`sequences` `(` $sequences^ `:` type($sequences) `)`)? "
+        "(`inits` `(` $inits^ `:` type($inits) `)`)? "
+        "(`params` `(` $params^ `:` type($params) `)`)? "
+        "(`reverse` $reverse^)? attr-dict `->` type($results_)"
+    )
+
+    @property
+    def callee(self) -> str:
+        return self.body.string_value()
+
+    def verify_(self) -> None:
+        if len(self.results_) < len(self.inits):
+            _fail(self, "every state needs a result")
+        for i, seq in enumerate(self.sequences):
+            if _tensor(seq).get_num_dims() == 0:
+                _fail(self, f"sequence #{i} must have a leading axis to iterate over")
+        for k, (init, result) in enumerate(zip(self.inits, self.results_)):
+            stacked = _tensor(result)
+            if list(stacked.get_shape()[1:]) != list(_tensor(init).get_shape()) or (
+                stacked.get_element_type() != _tensor(init).get_element_type()
+            ):
+                _fail(self, f"result #{k} must stack states of type {init.type}")
+        for k, result in enumerate(self.results_):
+            if _tensor(result).get_num_dims() == 0:
+                _fail(self, f"result #{k} must have the leading step axis")
+        self._verify_body()
+
+    def _verify_body(self) -> None:
+        from xdsl.dialects.func import FuncOp
+        from xdsl.traits import SymbolTable
+
+        body = SymbolTable.lookup_symbol(self, self.body)
+        if not isinstance(body, FuncOp) or body.is_declaration:
+            _fail(self, f"{self.body} is not a func.func with a body")
+            return
+        inputs, outputs = body.function_type.inputs.data, body.function_type.outputs.data
+        if list(inputs) != self.body_argument_types():
+            _fail(self, f"{self.body} must take ({_types(self.body_argument_types())})")
+        if list(outputs) != self.body_result_types():
+            _fail(self, f"{self.body} must return ({_types(self.body_result_types())})")
+
+    def body_argument_types(self) -> list[TensorType]:
+        """The types `@body` takes: an element of each sequence, then the states
+        and the params."""
+        elements = [
+            TensorType(_tensor(s).get_element_type(), _tensor(s).get_shape()[1:])
+            for s in self.sequences
+        ]
+        return [*elements, *(_tensor(v) for v in (*self.inits, *self.params))]
+
+    def body_result_types(self) -> list[TensorType]:
+        """The types `@body` returns: each result without its step axis."""
+        return [
+            TensorType(_tensor(r).get_element_type(), _tensor(r).get_shape()[1:])
+            for r in self.results_
+        ]
+
+
+def _types(types: Sequence[Attribute]) -> str:
+    return ", ".join(map(str, types))
+
+
+def _tensor(value: SSAValue) -> TensorType:
+    t = value.type
+    assert isinstance(t, TensorType)
+    return t
+
+
 ELEMENTWISE_OPS: tuple[type, ...] = (
     NegOp, AbsOp, SignOp, NotOp, *FLOAT_UNARY_OPS.values(), *BINARY_OPS.values(),
     *COMPARE_OPS.values(), SelectOp, CastOp, HashUniformOp,
@@ -1435,7 +1539,7 @@ ELEMENTWISE_OPS: tuple[type, ...] = (
 ALL_OPS: tuple[type, ...] = (
     *ELEMENTWISE_OPS, ConstantOp, BroadcastOp, *REDUCTION_OPS.values(), MatmulOp,
     TransposeOp, ReshapeOp, SliceOp, GatherOp, ConcatenateOp, DimOp, ArangeOp, GradOp,
-    StopGradientOp, InsertSliceOp, ScatterAddOp, CompositeOp,
+    StopGradientOp, InsertSliceOp, ScatterAddOp, CompositeOp, ScanOp,
 )
 
 OPS_BY_NAME: dict[str, type] = {op.name.removeprefix("tc."): op for op in ALL_OPS}

@@ -96,4 +96,6 @@ def _value_text(value: Any) -> str:
         return f"{type(value).__name__}({items})"
     if isinstance(value, _PLAIN_TYPES):
         return f"{type(value).__name__}({value!r})"
+    if hasattr(value, "key_text"):  # a graph held as an attribute (a scan's body)
+        return str(value.key_text())
     raise UnkeyableAttribute(type(value).__name__)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from xdsl.dialects.builtin import (
@@ -18,6 +19,7 @@ from xdsl.dialects.builtin import (
     IntAttr,
     ModuleOp,
     StringAttr,
+    SymbolRefAttr,
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Operation, SSAValue
@@ -83,8 +85,28 @@ def build_op(var: Variable, operands: Sequence[SSAValue]) -> Operation:
 def trace(
     args: Sequence[Variable], results: Sequence[Variable], name: str = "main"
 ) -> ModuleOp:
-    """A module holding `func.func @name(args...) -> results...` of tc ops."""
-    func = FuncOp(name, ([tensor_type(a) for a in args], [tensor_type(r) for r in results]))
+    """A module holding `func.func @name(args...) -> results...` of tc ops (and,
+    before it, a private function per scan body)."""
+    functions: list[FuncOp] = []  # the bodies first, then @name
+    _trace_function(args, results, name, functions, {})
+    return ModuleOp(functions)
+
+
+def _trace_function(
+    args: Sequence[Variable],
+    results: Sequence[Variable],
+    name: str,
+    functions: list[FuncOp],
+    bodies: dict[int, str],
+    visibility: str | None = None,
+) -> FuncOp:
+    """`func.func @name`; scan bodies become functions appended to `functions`
+    (`bodies`: id of a ScanBody -> its function's name)."""
+    func = FuncOp(
+        name,
+        ([tensor_type(a) for a in args], [tensor_type(r) for r in results]),
+        visibility=visibility,
+    )
     block = func.body.block
     values: dict[int, SSAValue] = {}
     for var, arg in zip(args, block.args):
@@ -92,16 +114,50 @@ def trace(
         hint = _name_hint(var.name)
         if hint:
             arg.name_hint = hint
-    for var in topological(results):
-        if id(var) in values:
-            continue
+    scans: dict[int, Operation] = {}
+    for var in topological(results, values):
         if var.op in ("input", "shared"):
             raise AssertionError(f"leaf {var!r} is not an argument of the traced function")
-        op = build_op(var, [values[id(i)] for i in var.inputs])
-        block.add_op(op)
-        values[id(var)] = op.results[0]
+        operands = [values[id(i)] for i in var.inputs]
+        if var.op != "scan":
+            op = build_op(var, operands)
+            block.add_op(op)
+            values[id(var)] = op.results[0]
+            continue
+        body = var.attrs["body"]
+        if id(body) not in scans:
+            if id(body) not in bodies:
+                bodies[id(body)] = f"scan_body_{len(bodies)}"
+                _trace_function(body.arguments, body.outputs, bodies[id(body)],
+                                functions, bodies, "private")
+            scans[id(body)] = _scan_op(var, body, operands, bodies[id(body)])
+            block.add_op(scans[id(body)])
+        values[id(var)] = scans[id(body)].results[var.attrs["output"]]
     block.add_op(ReturnOp(*[values[id(r)] for r in results]))
-    return ModuleOp([func])
+    functions.append(func)
+    return func
+
+
+def _scan_op(var: Variable, body: Any, operands: list[SSAValue], symbol: str
+             ) -> Operation:
+    """The tc.scan of the scan nodes of `body` (all share `var`'s operands)."""
+    length = var.type.shape[0]
+    result_types = [
+        tc.tensor_type(o.dtype, (length, *o.type.shape)) for o in body.outputs
+    ]
+    sequences, states = body.sequences, body.states
+    op = tc.ScanOp.build(
+        operands=[
+            operands[0],
+            operands[1 : 1 + sequences],
+            operands[1 + sequences : 1 + sequences + states],
+            operands[1 + sequences + states :],
+        ],
+        result_types=[result_types],
+        properties={"body": SymbolRefAttr(symbol)},
+    )
+    op.location = _location(var.loc)
+    return op
 
 
 def _source_loc(op: Operation) -> SourceLoc:

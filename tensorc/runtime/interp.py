@@ -480,6 +480,39 @@ def _composite_shape(op: tc.CompositeOp, values: Values) -> tuple[int, ...]:
     return tuple(shape)
 
 
+
+def _scan(op: Operation, values: Values) -> Values:
+    """`n_steps` calls of the body function, each result stacked at its step."""
+    assert isinstance(op, tc.ScanOp)
+    n = int(values[0])
+    sequences = values[1 : 1 + len(op.sequences)]
+    states = values[1 + len(op.sequences) : 1 + len(op.sequences) + len(op.inits)]
+    params = values[1 + len(op.sequences) + len(op.inits) :]
+    if n < 1:
+        raise _shape_error(op, f"n_steps must be at least 1, got {n}")
+    for i, sequence in enumerate(sequences):
+        if sequence.shape[0] < n:
+            raise _shape_error(op, f"sequence #{i} has {sequence.shape[0]} steps, "
+                                   f"fewer than n_steps = {n}")
+    body = _lookup_function(op, op.body)
+    stacked: list[np.ndarray] = []
+    for t in range(n - 1, -1, -1) if op.reverse else range(n):
+        args = [np.array(s[t]) for s in sequences]
+        outputs = _call(body, [*args, *states, *params])
+        if not stacked:
+            stacked = [np.empty((n, *o.shape), o.dtype) for o in outputs]
+        for k, (output, into) in enumerate(zip(outputs, stacked, strict=True)):
+            if output.shape != into.shape[1:]:
+                raise _shape_error(op, f"output #{k} has shape {output.shape} at step "
+                                       f"{t}, but {into.shape[1:]} at the first step")
+            into[t] = output
+        for k, (new, old) in enumerate(zip(outputs, states)):
+            if new.shape != old.shape:
+                raise _shape_error(op, f"state #{k} changes shape from {old.shape} to "
+                                       f"{new.shape} at step {t}")
+        states = outputs[: len(states)]
+    return stacked
+
 REFERENCE: dict[type[Operation], Reference] = {
     **{cls: _elementwise(fn) for cls, fn in _UNARY.items()},
     **{tc.FLOAT_UNARY_OPS[n]: _elementwise(fn) for n, fn in _FLOAT_UNARY.items()},
@@ -508,6 +541,7 @@ REFERENCE: dict[type[Operation], Reference] = {
     tc.InsertSliceOp: _insert_slice,
     tc.ScatterAddOp: _scatter_add,
     tc.CompositeOp: _composite,
+    tc.ScanOp: _scan,
 }
 """tc op class -> numpy implementation (every tc op except tc.grad)."""
 

@@ -251,3 +251,21 @@ func.func @composite(%x: tensor<?x4xf64>, %b: tensor<4xf64>, %m: tensor<?x1xi1>)
 // GENERIC-NEXT:  ^bb0(%xi: f64, %bi: f64, %mi: i1):
 // GENERIC:         "tc.yield"(%r, %g) : (f64, i1) -> ()
 // GENERIC-NEXT:  }) {expression = "add(i0, i1); select(i2, %0, 0.0); gt(%1, 0.0) -> %1, %2"} : (tensor<?x4xf64>, tensor<4xf64>, tensor<?x1xi1>) -> (tensor<?x4xf64>, tensor<?x4xi1>)
+
+// A scan calls a private function per step; reverse runs the steps backwards.
+func.func private @step(%x: tensor<3xf64>, %h: tensor<3xf64>, %w: tensor<3x3xf64>) -> (tensor<3xf64>, tensor<f64>) {
+  %m = tc.matmul %w, %h : tensor<3x3xf64>, tensor<3xf64> -> tensor<3xf64>
+  %a = tc.add %m, %x : tensor<3xf64>
+  %s = tc.sum %a axes = array<i64: 0> : tensor<3xf64> -> tensor<f64>
+  func.return %a, %s : tensor<3xf64>, tensor<f64>
+}
+func.func @scan(%x: tensor<?x3xf64>, %h0: tensor<3xf64>, %w: tensor<3x3xf64>, %n: tensor<i64>) -> (tensor<?x3xf64>, tensor<?xf64>) {
+  %hs, %ys = tc.scan @step(%n) sequences(%x : tensor<?x3xf64>) inits(%h0 : tensor<3xf64>) params(%w : tensor<3x3xf64>) reverse -> tensor<?x3xf64>, tensor<?xf64>
+  func.return %hs, %ys : tensor<?x3xf64>, tensor<?xf64>
+}
+
+// CHECK-LABEL: func.func @scan(
+// CHECK-NEXT:    %hs, %ys = tc.scan @step(%n) sequences(%x : tensor<?x3xf64>) inits(%h0 : tensor<3xf64>) params(%w : tensor<3x3xf64>) reverse -> tensor<?x3xf64>, tensor<?xf64>
+
+// GENERIC-LABEL: "func.func"() <{sym_name = "scan"
+// GENERIC:       %hs, %ys = "tc.scan"(%n, %x, %h0, %w) <{body = @step, reverse, operandSegmentSizes = array<i32: 1, 1, 1, 1>}> : (tensor<i64>, tensor<?x3xf64>, tensor<3xf64>, tensor<3x3xf64>) -> (tensor<?x3xf64>, tensor<?xf64>)

@@ -1,0 +1,265 @@
+"""Theano's `scan`: loops whose steps are a symbolic function.
+
+`scan(fn, sequences, outputs_info, non_sequences, n_steps)` calls `fn` once, on
+placeholders (one element of each sequence, the previous value of each state),
+and records the step graph it returns as a `ScanBody`. The loop itself is one
+multi-output node per result ("scan", attrs `body` and `output`), traced to
+`tc.scan` with the body as a private function (tensorc.frontend.trace).
+
+What the body reads from outside: values that do not depend on the placeholders
+(the non-sequences, shared variables, anything else `fn` closed over) become
+arguments of the body, computed once outside the loop. A step that takes a
+gradient (`T.grad` inside `fn`, e.g. a Jacobian row by row) keeps the whole
+outside computation inside the body instead, so the gradient can see through it;
+only the leaves (inputs, shared variables) are passed in then.
+
+Supported: sequences with taps [0], states with taps [-1] (`outputs_info` entries
+that are a Variable or `dict(initial=...)`), outputs with no initial value
+(`None`), `n_steps`, `go_backwards`. Not supported (clear errors): other taps,
+`until` conditions, random-number updates inside the step.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tensorc.errors import ScanError, ShapeError
+from tensorc.frontend.elemwise import as_variable, cast, dim, minimum, node
+from tensorc.frontend.graph_key import UnkeyableAttribute, graph_key, walk
+from tensorc.frontend.variable import SourceLoc, TensorType, Variable, user_location
+
+__all__ = ["ScanBody", "foldl", "foldr", "map", "reduce", "scan"]
+
+
+@dataclass(frozen=True, eq=False)
+class ScanBody:
+    """One step of a scan as a graph: `arguments` (the placeholders of the sequence
+    elements and states, then the outside values the step reads) -> `outputs`
+    (the new states, then the other per-step outputs)."""
+
+    arguments: tuple[Variable, ...]
+    outputs: tuple[Variable, ...]
+    sequences: int
+    states: int
+    loc: SourceLoc
+
+    @property
+    def captured(self) -> tuple[Variable, ...]:
+        """The outside values the body takes after the placeholders."""
+        return self.arguments[self.sequences + self.states :]
+
+    def key_text(self) -> str:
+        """Canonical text for the compile cache key (graph_key)."""
+        key = graph_key(self.arguments, self.outputs)
+        if key is None:
+            raise UnkeyableAttribute("scan body")
+        return f"ScanBody({self.sequences}, {self.states}, {key})"
+
+
+def scan(
+    fn: Callable[..., Any],
+    sequences: Any = None,
+    outputs_info: Any = None,
+    non_sequences: Any = None,
+    n_steps: Any = None,
+    truncate_gradient: int = -1,
+    go_backwards: bool = False,
+    mode: Any = None,
+    name: str | None = None,
+    profile: bool = False,
+    allow_gc: Any = None,
+    strict: bool = False,
+    return_list: bool = False,
+) -> tuple[Any, OrderedDict[Any, Any]]:
+    """Theano's scan: (outputs, updates). `outputs` stacks each step's results
+    along a new leading axis (a list when there are several, or with
+    `return_list`); `updates` is always empty."""
+    loc = user_location()
+    if truncate_gradient != -1:
+        raise ScanError(f"scan at {loc}: truncate_gradient is not supported")
+    seqs = [_sequence(s, loc) for s in _listed(sequences)]
+    if go_backwards:
+        seqs = [s[::-1] for s in seqs]
+    infos = [_initial(o, loc) for o in _listed(outputs_info)]
+    extra = [as_variable(v) for v in _listed(non_sequences)]
+    steps = _steps(seqs, n_steps, loc)
+    seq_args = [
+        Variable("input", (), TensorType(s.dtype, shape=s.type.shape[1:]),
+                 name=f"{s.name or 'seq'}[t]", loc=loc)
+        for s in seqs
+    ]
+    inits = [v for v in infos if v is not None]
+    state_args = [
+        Variable("input", (), v.type, name=f"{v.name or 'state'}[t-1]", loc=loc)
+        for v in inits
+    ]
+    returned = _outputs(fn(*seq_args, *state_args, *extra), loc)
+    if outputs_info is None:
+        infos = [None] * len(returned)
+    if len(returned) != len(infos):
+        raise ScanError(f"scan at {loc}: the step returns {len(returned)} outputs but "
+                        f"outputs_info has {len(infos)} entries")
+    states = [_as_state(o, v, k, loc) for k, (o, v) in enumerate(zip(returned, infos))
+              if v is not None]
+    others = [o for o, v in zip(returned, infos) if v is None]
+    body = _body([*seq_args, *state_args], [*states, *others], len(seqs), loc)
+    inputs = (steps, *seqs, *inits, *body.captured)
+    length = steps.attrs["value"].item() if steps.op == "constant" else None
+    results = [
+        Variable("scan", inputs, TensorType(o.dtype, shape=(length, *o.type.shape)),
+                 {"body": body, "output": k}, name=name, loc=loc)
+        for k, o in enumerate(body.outputs)
+    ]
+    stacked_states = iter(results[: len(states)])
+    stacked_others = iter(results[len(states) :])
+    ordered = [next(stacked_others if v is None else stacked_states) for v in infos]
+    outputs = ordered if len(ordered) != 1 or return_list else ordered[0]
+    return outputs, OrderedDict()
+
+
+def map(fn: Callable[..., Any], sequences: Any, non_sequences: Any = None,
+        go_backwards: bool = False, mode: Any = None, name: str | None = None
+        ) -> tuple[Any, OrderedDict[Any, Any]]:  # noqa: A001  (Theano's name)
+    """`fn` applied to each element of the sequences."""
+    return scan(fn, sequences, None, non_sequences, go_backwards=go_backwards,
+                name=name)
+
+
+def reduce(fn: Callable[..., Any], sequences: Any, outputs_info: Any,
+           non_sequences: Any = None, go_backwards: bool = False, mode: Any = None,
+           name: str | None = None) -> tuple[Any, OrderedDict[Any, Any]]:  # noqa: A001
+    """Like scan, but only the last step's outputs."""
+    outputs, updates = scan(fn, sequences, outputs_info, non_sequences,
+                            go_backwards=go_backwards, name=name, return_list=True)
+    last = [o[-1] for o in outputs]
+    return (last[0] if len(last) == 1 else last), updates
+
+
+def foldl(fn: Callable[..., Any], sequences: Any, outputs_info: Any,
+          non_sequences: Any = None, mode: Any = None, name: str | None = None
+          ) -> tuple[Any, OrderedDict[Any, Any]]:
+    return reduce(fn, sequences, outputs_info, non_sequences, name=name)
+
+
+def foldr(fn: Callable[..., Any], sequences: Any, outputs_info: Any,
+          non_sequences: Any = None, mode: Any = None, name: str | None = None
+          ) -> tuple[Any, OrderedDict[Any, Any]]:
+    return reduce(fn, sequences, outputs_info, non_sequences, go_backwards=True,
+                  name=name)
+
+
+# -- arguments ----------------------------------------------------------------------
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _sequence(entry: Any, loc: SourceLoc) -> Variable:
+    if isinstance(entry, dict):
+        taps = list(entry.get("taps", [0]))
+        if taps != [0]:
+            raise ScanError(f"scan at {loc}: sequence taps {taps} are not supported "
+                            "(only [0]: the current element)")
+        entry = entry["input"]
+    seq = as_variable(entry)
+    if seq.ndim == 0:
+        raise ScanError(f"scan at {loc}: sequence {seq!r} is 0-d; sequences need a "
+                        "leading axis to iterate over")
+    return seq
+
+
+def _initial(entry: Any, loc: SourceLoc) -> Variable | None:
+    if entry is None:
+        return None
+    if isinstance(entry, dict):
+        taps = list(entry.get("taps", [-1]))
+        if taps != [-1]:
+            raise ScanError(f"scan at {loc}: output taps {taps} are not supported "
+                            "(only [-1]: the previous value)")
+        if entry.get("initial") is None:
+            return None
+        entry = entry["initial"]
+    return as_variable(entry)
+
+
+def _steps(seqs: Sequence[Variable], n_steps: Any, loc: SourceLoc) -> Variable:
+    """The number of steps: `n_steps`, else the shortest sequence's length."""
+    if n_steps is not None:
+        steps = as_variable(n_steps)
+        if steps.ndim != 0 or steps.dtype not in ("int8", "int16", "int32", "int64"):
+            raise ScanError(f"scan at {loc}: n_steps must be a scalar integer, got "
+                            f"{steps.type}")
+        return cast(steps, "int64") if steps.dtype != "int64" else steps
+    if not seqs:
+        raise ScanError(f"scan at {loc}: give sequences or n_steps")
+    lengths = [s.type.shape[0] for s in seqs]
+    if None not in lengths:
+        return as_variable(min(lengths), "int64")
+    steps = dim(seqs[0], 0)
+    for seq in seqs[1:]:
+        steps = minimum(steps, dim(seq, 0))
+    return steps
+
+
+def _outputs(returned: Any, loc: SourceLoc) -> list[Variable]:
+    """The step function's outputs (a Variable, or a list/tuple of them)."""
+    if isinstance(returned, dict) or (
+        isinstance(returned, tuple) and len(returned) == 2
+        and isinstance(returned[1], dict)
+    ):
+        raise ScanError(f"scan at {loc}: updates from inside the step (e.g. random "
+                        "numbers) are not supported")
+    if type(returned).__name__ == "until":
+        raise ScanError(f"scan at {loc}: `until` conditions are not supported")
+    return [as_variable(v) for v in _listed(returned)]
+
+
+def _as_state(output: Variable, initial: Variable, index: int,
+              loc: SourceLoc) -> Variable:
+    """The new state with exactly its initial value's type."""
+    if output.dtype != initial.dtype or output.ndim != initial.ndim:
+        raise ScanError(
+            f"scan at {loc}: output #{index} of the step has type {output.type} but "
+            f"its initial value (outputs_info #{index}) has type {initial.type}; "
+            "they must match (cast one of them, e.g. with T.cast)"
+        )
+    if output.type.shape == initial.type.shape:
+        return output
+    for axis, (got, want) in enumerate(zip(output.type.shape, initial.type.shape)):
+        if None not in (got, want) and got != want:
+            raise ShapeError(f"scan at {loc}: output #{index} has dim {axis} = {got} "
+                             f"but its initial value has {want}")
+    dims = [want if want is not None else dim(output, a)
+            for a, want in enumerate(initial.type.shape)]
+    operands = [d for d in dims if isinstance(d, Variable)]
+    return node("reshape", [output, *operands], output.dtype, initial.type.shape)
+
+
+def _body(placeholders: list[Variable], outputs: list[Variable], sequences: int,
+          loc: SourceLoc) -> ScanBody:
+    """The step graph with the outside values it reads as extra arguments."""
+    order = walk(outputs)
+    inside = {id(p) for p in placeholders}
+    for var in order:
+        if any(id(i) in inside for i in var.inputs):
+            inside.add(id(var))
+    differentiates = any(v.op == "grad" for v in order if id(v) in inside)
+    captured: dict[int, Variable] = {}
+    for var in order:
+        if differentiates:
+            reads = [var] if var.op in ("input", "shared") else []
+        elif id(var) in inside:
+            reads = list(var.inputs)
+        else:
+            reads = [var] if var in outputs else []
+        for read in reads:
+            if id(read) not in inside and read.op != "constant":
+                captured.setdefault(id(read), read)
+    return ScanBody((*placeholders, *captured.values()), tuple(outputs), sequences,
+                    len(placeholders) - sequences, loc)
