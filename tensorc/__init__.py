@@ -40,6 +40,19 @@ _LAZY = {
     "Chain": ("tensorc.links", "Chain"),
     "ChainList": ("tensorc.links", "ChainList"),
     "Parameter": ("tensorc.links", "Parameter"),
+    # Chainer's training loop and data pipeline (`chainer.training`, ...).
+    "dataset": ("tensorc.dataset", None),
+    "datasets": ("tensorc.datasets", None),
+    "iterators": ("tensorc.iterators", None),
+    "training": ("tensorc.training", None),
+    "convert": ("tensorc.dataset.convert", None),
+    "reporter": ("tensorc.reporter", None),
+    "report": ("tensorc.reporter", "report"),
+    "report_scope": ("tensorc.reporter", "report_scope"),
+    "Reporter": ("tensorc.reporter", "Reporter"),
+    "get_current_reporter": ("tensorc.reporter", "get_current_reporter"),
+    "DictSummary": ("tensorc.reporter", "DictSummary"),
+    "Summary": ("tensorc.reporter", "Summary"),
 }
 """Names imported at first use (links, initializers and hooks cost nothing to
 programs that never touch them)."""
@@ -64,4 +77,7 @@ __all__ = [
     "Chain", "ChainList", "Link", "Parameter", "as_variable", "force_backprop_mode",
     "global_config", "initializers", "links", "no_backprop_mode", "optimizer_hooks",
     "Sequential", "serializers", "using_config",
+    "DictSummary", "Reporter", "Summary", "convert", "dataset", "datasets",
+    "get_current_reporter", "iterators", "report", "report_scope", "reporter",
+    "training",
 ]

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 import tensorc.functions as F
+from tensorc import reporter
 from tensorc.define_by_run.evaluate import LeafNode
 from tensorc.define_by_run.variable import Variable, as_array
 from tensorc.initializers import NaN, as_initializer, generate_array
@@ -500,7 +501,8 @@ class EmbedID(Link):
 class Classifier(Chain):
     """A predictor with a loss: `classifier(*inputs, t)` runs
     `y = predictor(*inputs)` and returns `loss = lossfun(y, t)`, keeping `.y`,
-    `.loss` and (with `compute_accuracy`) `.accuracy = accfun(y, t)`.
+    `.loss` and (with `compute_accuracy`) `.accuracy = accfun(y, t)`, and reports
+    them as "loss" and "accuracy" to the current reporter (`tensorc.reporter`).
 
     `label_key` says which argument is the label: a position (default: the last)
     or a keyword name.
@@ -539,6 +541,8 @@ class Classifier(Chain):
         self.y = self.loss = self.accuracy = None
         self.y = self.predictor(*args, **kwargs)
         self.loss = self.lossfun(self.y, t)
+        reporter.report({"loss": self.loss}, self)
         if self.compute_accuracy:
             self.accuracy = self.accfun(self.y, t)
+            reporter.report({"accuracy": self.accuracy}, self)
         return self.loss
