@@ -24,11 +24,20 @@ from xdsl.dialects.builtin import TensorType, i64
 from xdsl.ir import Operation, SSAValue
 
 from tensorc.autodiff.builder import BIG, GradBuilder, element, shape
+from tensorc.autodiff.scan import scan_vjp
 from tensorc.dialects import tc
 from tensorc.dialects.tc import DYNAMIC
 
 Cotangents = Sequence[SSAValue | None]
 Rule = Callable[[GradBuilder, Operation, SSAValue], Cotangents]
+
+
+@dataclass(frozen=True)
+class MultiResultRule:
+    """The VJP rule of an op with several results: `rule(b, op, gs)` gets one
+    cotangent per result (None where no gradient flows back into it)."""
+
+    rule: Callable[[GradBuilder, Operation, list[SSAValue | None]], Cotangents]
 
 
 @dataclass(frozen=True)
@@ -352,5 +361,6 @@ VJP_RULES: dict[type[Operation], Rule | NonDifferentiable] = {
     tc.ScatterAddOp: _scatter_add,
     tc.CompositeOp: NonDifferentiable(
         "tc-fuse-elemwise builds composites after tc-autodiff has run"),
+    tc.ScanOp: MultiResultRule(scan_vjp),
 }
 """tc op class -> VJP rule, or a NonDifferentiable declaration (gradient stops)."""

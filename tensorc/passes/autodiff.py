@@ -25,13 +25,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
+from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from tensorc.autodiff.builder import GradBuilder
-from tensorc.autodiff.vjp_rules import VJP_RULES, NonDifferentiable
+from tensorc.autodiff.vjp_rules import VJP_RULES, MultiResultRule, NonDifferentiable
 from tensorc.dialects import tc
 from tensorc.errors import LoweringError
 
@@ -82,31 +83,38 @@ class ReverseSweep:
     def run(self, block: Block, cost: SSAValue) -> None:
         self.cotangents[cost] = self.b.full_like(1, cost)
         last = cost.owner if isinstance(cost.owner, Operation) else None
-        if last is None:
-            return
-        op: Operation | None = last
+        self.back_from(last)
+
+    def back_from(self, last: Operation | None) -> None:
+        """Visit `last` and every op before it, last first."""
+        op = last
         while op is not None:
             self.visit(op)
             op = op.prev_op
 
     def visit(self, op: Operation) -> None:
-        cotangent = next((self.cotangents[r] for r in op.results
-                          if r in self.cotangents), None)
-        if cotangent is None or not any(v in self.active for v in op.operands):
+        cotangents = [self.cotangents.get(r) for r in op.results]
+        if all(c is None for c in cotangents) or not any(
+            v in self.active for v in op.operands
+        ):
             return
         rule = VJP_RULES.get(type(op))
         if isinstance(rule, NonDifferentiable):
             return
-        if rule is None or len(op.results) != 1:
-            raise _missing_rule(op)
         self.b.location = op.location
-        contributions = rule(self.b, op, cotangent)
+        if isinstance(rule, MultiResultRule):
+            contributions = rule.rule(self.b, op, cotangents)
+        elif rule is None or len(op.results) != 1:
+            raise _missing_rule(op)
+        else:
+            contributions = rule(self.b, op, cotangents[0])  # type: ignore[arg-type]
         for operand, contribution in zip(op.operands, contributions, strict=True):
             if contribution is not None and operand in self.active:
                 self.accumulate(operand, contribution)
 
 
-def _gradient(b: GradBuilder, sweep: ReverseSweep, wrt: SSAValue) -> SSAValue:
+def gradient(b: GradBuilder, sweep: ReverseSweep, wrt: SSAValue) -> SSAValue:
+    """The cotangent the sweep found for `wrt`, with wrt's type (zeros if none)."""
     cotangent = sweep.cotangents.get(wrt)
     return b.zeros_like(wrt) if cotangent is None else b.conform(cotangent, wrt)
 
@@ -136,7 +144,7 @@ def expand(group: list[tc.GradOp]) -> None:
     replacements = []
     for grad in group:  # all new ops go before `first`: replace only afterwards
         b.location = grad.location
-        replacements.append([_gradient(b, sweep, v) for v in grad.wrt])
+        replacements.append([gradient(b, sweep, v) for v in grad.wrt])
     for grad, results in zip(group, replacements):
         Rewriter.replace_op(grad, [], results)
     for op in reversed(b.created):
@@ -159,3 +167,24 @@ class AutodiffPass(ModulePass):
                 expand(group)
         for stop in [o for o in op.walk() if isinstance(o, tc.StopGradientOp)]:
             Rewriter.replace_op(stop, [], [stop.input])
+        _erase_unused_functions(op)
+
+
+def _erase_unused_functions(module: ModuleOp) -> None:
+    """Private functions nothing calls any more (a scan's backward step whose
+    results all went unused)."""
+    while True:
+        called = {
+            o.body.string_value() if isinstance(o, tc.ScanOp) else o.callee.string_value()
+            for o in module.walk()
+            if isinstance(o, tc.ScanOp | func.CallOp)
+        }
+        unused = [
+            f for f in module.ops
+            if isinstance(f, func.FuncOp) and f.sym_visibility is not None
+            and f.sym_visibility.data == "private" and f.sym_name.data not in called
+        ]
+        if not unused:
+            return
+        for f in unused:
+            Rewriter.erase_op(f)

@@ -55,7 +55,7 @@ from xdsl.traits import SymbolTable
 
 from tensorc.dialects import tc
 from tensorc.errors import LoweringError
-from tensorc.lowering import composite, movement, reductions
+from tensorc.lowering import composite, movement, reductions, scan
 from tensorc.lowering.buffers import (
     FunctionLowering,
     Splat,
@@ -269,6 +269,7 @@ LOWERINGS: dict[type[Operation], Lowering] = {
     },
     tc.MatmulOp: reductions.lower_matmul,
     tc.CompositeOp: composite.lower_composite,
+    tc.ScanOp: scan.lower_scan,
 }  # type: ignore[dict-item]
 """tc op class -> lowering(state, op) -> memref (or Splat) of the op's result, or
 a list with one per result (None: computed where read, see FunctionLowering)."""

@@ -23,8 +23,11 @@ Postconditions (still the bufferized-IR contract, with two additions):
 - reuse: every other allocation that is not returned carries `tc.slot = k`, a
   workspace slot the runtime keeps between calls (the C emitter's per-thread
   slots); allocations whose live ranges (allocation to last use, in top-level
-  ops) overlap get different slots. Allocations are sunk to just before their
-  first use to keep live ranges short; unused ones are erased.
+  ops) overlap get different slots, and each function of the module has slots
+  of its own (a called function, such as a scan's step, never takes its
+  caller's). Allocations are sunk to just before their first use to keep live
+  ranges short; unused ones are erased. The results of calls keep their
+  `memref.dealloc`s (the callee allocated them).
 
 Both targets consume the result: an argument returned in place is the caller's
 buffer, and a slot is storage that need not be freed per call.
@@ -156,8 +159,14 @@ def _allocs(block: Block) -> list[SSAValue]:
 
 
 def _can_fail(op: Operation) -> bool:
-    """Whether running `op` may end the call with an error."""
-    return any(isinstance(o, cf.AssertOp | memref.AllocOp) for o in op.walk())
+    """Whether running `op` may end the call with an error (a call of a function
+    with a body, such as a scan's step, may)."""
+    return any(
+        isinstance(o, cf.AssertOp | memref.AllocOp)
+        or (isinstance(o, func.CallOp) and not o.callee.string_value().startswith(
+            "tensorc_gemm_"))
+        for o in op.walk()
+    )
 
 
 # endregion
@@ -168,7 +177,9 @@ def _normalize(block: Block) -> None:
     """Erase deallocs, read alloc sizes directly, hoist returned allocations and
     sink the others to just before their first use (unused ones are erased)."""
     for op in list(block.walk()):
-        if isinstance(op, memref.DeallocOp):
+        if isinstance(op, memref.DeallocOp) and isinstance(
+            memref_root(op.memref).owner, memref.AllocOp
+        ):  # a call's result keeps its dealloc: the callee allocated it
             op.detach()
             op.erase()
         elif isinstance(op, memref.DimOp):
@@ -429,8 +440,9 @@ def _sink_writer(block: Block, fresh: SSAValue) -> None:
 # region slots
 
 
-def _assign_slots(block: Block, dims: DimEquality) -> None:
-    """A `tc.slot` for every allocation that is not returned (module docstring)."""
+def _assign_slots(block: Block, dims: DimEquality, first: int = 0) -> int:
+    """A `tc.slot` (from `first` on) for every allocation that is not returned
+    (module docstring); returns the next free slot."""
     positions = _Block(block)
     returned = set(_returned(block))
     ends: list[int] = []  # slot -> last position used by its current buffer
@@ -453,7 +465,8 @@ def _assign_slots(block: Block, dims: DimEquality) -> None:
             classes.append(size_class)
         else:
             ends[slot], classes[slot] = span[1], size_class
-        alloc.attributes[SLOT_ATTR] = IntegerAttr(slot, 64)
+        alloc.attributes[SLOT_ATTR] = IntegerAttr(first + slot, 64)
+    return first + len(ends)
 
 
 def _size_class(dims: DimEquality, buffer: SSAValue) -> tuple[object, ...]:
@@ -473,12 +486,15 @@ class PlaceBuffersPass(ModulePass):
     name = "tc-place-buffers"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        slots = 0  # numbered across the module: a called function has its own
         for function in op.ops:
             if isinstance(function, func.FuncOp) and not function.is_declaration:
-                self._place(function)
+                slots = self._place(function, slots)
 
     @staticmethod
-    def _place(function: func.FuncOp) -> None:
+    def _place(function: func.FuncOp, first_slot: int) -> int:
+        """Place the buffers of `function`; its slots start at `first_slot`.
+        Returns the next free slot."""
         block = function.body.block
         _normalize(block)
         dims = _DimsBefore(block)
@@ -486,4 +502,4 @@ class PlaceBuffersPass(ModulePass):
         keep = {v for k, v in enumerate(_returned(block)) if k in donated}
         _merge_intermediates(block, dims, keep)
         _update_arguments(function, dims)
-        _assign_slots(block, dims.base)
+        return _assign_slots(block, dims.base, first_slot)

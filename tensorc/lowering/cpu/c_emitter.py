@@ -85,6 +85,8 @@ __all__ = [
 
 ENTRY_PREFIX = "tensorc_entry_"
 NEST_PREFIX = "tensorc_nest_"
+FUNCTION_PREFIX = "tensorc_function_"
+"""Private functions of the module (a scan's step): static, with the entry ABI."""
 PART_COST = 250
 """A module whose C costs n * PART_COST (lines of the entries, plus twice the
 lines of the outlined loop nests, which GCC takes about twice as long over) comes
@@ -109,6 +111,8 @@ class CEmitter(MemrefEmitter, ControlEmitter):
     """Whether the module calls BLAS (the runtime links it only then)."""
     slot_count: int = field(default=0, init=False)
     """Workspace slots the module uses (tc-place-buffers' `tc.slot`)."""
+    _functions: dict[str, str] = field(default_factory=dict, init=False)
+    """Private functions of the module (a scan's step) -> their C signature."""
     nests: list[OutlinedNest] = field(default_factory=list, init=False)
     part_costs: tuple[int, ...] = field(default=(), init=False)
     """The compile cost of each part (`TC_PART`, see PART_COST)."""
@@ -134,7 +138,18 @@ class CEmitter(MemrefEmitter, ControlEmitter):
         for op in module.ops:
             if isinstance(op, memref.GlobalOp):
                 self.emit_op(op)
+        self._functions = {
+            op.sym_name.data: f"static int {FUNCTION_PREFIX}{op.sym_name.data}"
+            f"({ENTRY_PARAMETERS})"
+            for op in module.ops
+            if isinstance(op, func.FuncOp)
+            and not op.is_declaration
+            and op.sym_visibility is not None
+            and op.sym_visibility.data == "private"
+        }
         with self._captured() as entries:
+            for signature in self._functions.values():
+                self._line(f"{signature};")
             for op in module.ops:
                 if not isinstance(op, memref.GlobalOp):
                     self.emit_op(op)
@@ -233,11 +248,6 @@ class CEmitter(MemrefEmitter, ControlEmitter):
     def _(self, op: func.FuncOp) -> None:
         if op.is_declaration:
             self._check_external(op)
-        elif op.sym_visibility is not None and op.sym_visibility.data != "public":
-            raise LoweringError(
-                f"private function @{op.sym_name.data} with a body: the C emitter "
-                "only exports public entry functions (inline callees first)"
-            )
         else:
             self._emit_entry(op)
 
@@ -248,8 +258,11 @@ class CEmitter(MemrefEmitter, ControlEmitter):
     @emit_op.register
     def _(self, op: func.CallOp) -> None:
         callee = op.callee.string_value()
+        if callee in self._functions:
+            self._emit_call(op)
+            return
         if callee not in c_prelude.GEMM_FUNCTIONS or op.results:
-            raise LoweringError(f"func.call @{callee}: not a tensorc runtime function")
+            raise LoweringError(f"func.call @{callee}: not a function of the module")
         args = [
             self._view(arg).data
             if isinstance(arg.type, MemRefType)
@@ -290,7 +303,8 @@ class CEmitter(MemrefEmitter, ControlEmitter):
             raise LoweringError(f"@{symbol} is not a C identifier")
         self._begin_function()
         self._line("")
-        self._line(self.entry_signature(symbol) + " {")
+        signature = self._functions.get(symbol) or self.entry_signature(symbol)
+        self._line(signature + " {")
         with self.indented():
             declarations = self._bind_inputs(op.body.block.args)
             with self._captured() as body:
@@ -299,7 +313,7 @@ class CEmitter(MemrefEmitter, ControlEmitter):
                 for arg, copy in copies:
                     self._emit_overlap_guard(op, arg, copy)
                 for nested in op.body.block.ops:
-                    if isinstance(nested, scf.ForOp):
+                    if isinstance(nested, scf.ForOp) and not _calls(nested):
                         self._emit_outlined(nested)
                     else:
                         self.emit_op(nested)
@@ -359,6 +373,43 @@ class CEmitter(MemrefEmitter, ControlEmitter):
                 f"(long long){source}, {size});"
             )
             self._line(f"return {STATUS_ASSERT};")
+        self._line("}")
+
+    def _emit_call(self, op: func.CallOp) -> None:
+        """A call of a private function through the entry ABI: its status ends
+        this function too (the message is already in `err`); the buffers it
+        returns are this function's to free."""
+        views = [self._view(arg) for arg in op.arguments]
+        results = [self._memrefs[r] for r in op.results]
+        names = {n: self._fresh(f"call_{n}") for n in ("in", "dims", "out", "shapes")}
+        data = ", ".join(f"(void *){view.data}" for view in views) or "NULL"
+        dims = ", ".join(d for view in views for d in view.dims) or "0"
+        rank = sum(len(view.dims) for view in results)
+        self._line("{")
+        with self.indented():
+            self._line(f"void *const {names['in']}[] = {{{data}}};")
+            self._line(f"const int64_t {names['dims']}[] = {{{dims}}};")
+            self._line(f"void *{names['out']}[{max(len(results), 1)}];")
+            self._line(f"int64_t {names['shapes']}[{max(rank, 1)}];")
+            status = self._fresh("call_status")
+            self._line(
+                f"const int {status} = {FUNCTION_PREFIX}{op.callee.string_value()}("
+                f"{names['in']}, {names['dims']}, {names['out']}, {names['shapes']}, "
+                "err, err_len);"
+            )
+            self._line(f"if ({status} != 0) {{")
+            with self.indented():
+                self._line(f"status = {status};")
+                self._line("goto fail;")
+            self._line("}")
+            offset = 0
+            for k, view in enumerate(results):
+                storage = view.element.storage
+                self._line(f"{view.data} = ({storage} *){names['out']}[{k}];")
+                for dim in view.dims:
+                    if not dim.isdigit():
+                        self._line(f"{dim} = {names['shapes']}[{offset}];")
+                    offset += 1
         self._line("}")
 
     # endregion
@@ -581,6 +632,15 @@ def assign_parts(
         assignment[index] = part
         costs[part] += nest_costs[index]
     return assignment, tuple(costs)
+
+
+def _calls(op: Operation) -> bool:
+    """Whether `op` calls a function of the module (its exit is the caller's)."""
+    return any(
+        isinstance(nested, func.CallOp)
+        and nested.callee.string_value() not in c_prelude.GEMM_FUNCTIONS
+        for nested in op.walk()
+    )
 
 
 def _returned(op: func.FuncOp) -> list[SSAValue]:

@@ -16,16 +16,22 @@ from dataclasses import dataclass, field
 
 from xdsl.dialects import arith, builtin, cf, func, memref
 from xdsl.dialects.builtin import DYNAMIC_INDEX, IntegerAttr
-from xdsl.ir import SSAValue
+from xdsl.ir import Operation, SSAValue
 
 from tensorc.dialects.tc import array_from_dense
 from tensorc.errors import LoweringError
 from tensorc.lowering.cpu.c_expr import float_literal, int_literal
+from tensorc.lowering.cpu.c_prelude import GEMM_FUNCTIONS
 from tensorc.lowering.cpu.c_values import EmitterBase, MemrefView, c_string, where
 from tensorc.passes.place_buffers import SLOT_ATTR
 
 STATUS_ASSERT = 1
 STATUS_OUT_OF_MEMORY = 2
+
+
+def _calls_function(op: Operation) -> bool:
+    """A `func.call` of a function of the module (not a runtime helper)."""
+    return isinstance(op, func.CallOp) and op.callee.string_value() not in GEMM_FUNCTIONS
 
 
 def slot_of(op: memref.AllocOp) -> int | None:
@@ -55,6 +61,10 @@ class MemrefEmitter(EmitterBase):
         for nested in op.walk():
             if isinstance(nested, memref.AllocOp) and nested.parent_block() is block:
                 self._declare_alloc(nested)
+                needs_exit = True
+            elif _calls_function(nested):
+                for result in nested.results:
+                    self._declare_call_result(result)
                 needs_exit = True
             elif isinstance(nested, memref.AllocOp):
                 raise LoweringError(
@@ -86,6 +96,22 @@ class MemrefEmitter(EmitterBase):
         self._memrefs[op.memref] = MemrefView(
             name, tuple(dims), element, restrict=restrict
         )
+
+    def _declare_call_result(self, result: SSAValue) -> None:
+        """A buffer a called function returns (freed like an allocation)."""
+        t = self.memref_type(result.type)
+        element = self.scalar_type(t.element_type)
+        name = self._fresh(result.name_hint or "returned")
+        dims: list[str] = []
+        for axis, size in enumerate(t.get_shape()):
+            if size != DYNAMIC_INDEX:
+                dims.append(str(size))
+                continue
+            dims.append(self._fresh_derived(f"{name}_d{axis}"))
+            self._line(f"int64_t {dims[-1]} = 0;")
+        self._line(f"{element.storage} *{name} = NULL;")
+        self._allocs.append(result)
+        self._memrefs[result] = MemrefView(name, tuple(dims), element)
 
     def _emit_failure_exit(self) -> None:
         self._line("fail:")
