@@ -347,6 +347,8 @@ def test_triggers_priorities_and_shifts(tmp_path):
     trainer.extend(extensions.ExponentialShift("lr", 0.5), trigger=(1, "epoch"))
     trainer.extend(extensions.observe_lr())
     trainer.extend(extensions.LogReport(log_name=None))
+    plot = extensions.PlotReport(["value"], "epoch", file_name="value.png")
+    trainer.extend(plot)
     trainer.extend(training.make_extension()(lambda trainer: None), name="late")
     trainer.extend(lambda trainer: calls.append(("manual", trainer.updater.iteration)),
                    name="manual",
@@ -364,6 +366,8 @@ def test_triggers_priorities_and_shifts(tmp_path):
     # observe_lr (a writer) reads lr before the shift (a reader, added earlier).
     assert [entry["lr"] for entry in log] == [0.1, 0.05, 0.025]
     assert trainer.updater.optimizer.lr == pytest.approx(0.1 * 0.5**3)
+    assert plot.data == {"value": [(1, 3.0), (2, 8.0), (3, 13.0)]}
+    assert os.path.exists(tmp_path / "value.png") == plot.available()  # matplotlib
 
 
 def test_min_value_trigger_fires_on_improvement_only():

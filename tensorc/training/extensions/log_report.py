@@ -40,7 +40,7 @@ class LogReport(Extension):
 
     def __init__(self, keys: Sequence[str] | None = None, trigger: Any = (1, "epoch"),
                  postprocess: Callable[[dict[str, Any]], None] | None = None,
-                 log_name: str | None = "log", filename: str | None = None):
+                 filename: str | None = None, log_name: str | None = "log"):
         self._keys = keys
         self._trigger = get_trigger(trigger)
         self._postprocess = postprocess
