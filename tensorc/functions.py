@@ -27,7 +27,8 @@ from tensorc.define_by_run.variable import Variable, record
 from tensorc.errors import ShapeError
 from tensorc.frontend import elemwise, reduce, shape_ops
 from tensorc.frontend.variable import Variable as Node
-from tensorc.tensor import nnet
+from tensorc.tensor import conv, nnet
+from tensorc.tensor.signal import pool
 
 CHAINER_FUNCTIONS = [
     "accuracy", "argmax", "argmin", "batch_matmul", "cast", "clip", "concat",
@@ -511,3 +512,95 @@ def sigmoid_cross_entropy(x: Any, t: Any, normalize: bool = True,
                          f"{reduce!r}")
     return record(_widened(_sigmoid_cross_entropy), x, t, normalize=normalize,
                   reduction=reduce)
+
+
+# -- convolution and pooling (Chainer's NCHW layout) -----------------------------------
+
+
+def _convolution_2d(x: Node, W: Node, b: Node | None,  # noqa: N803
+                    shapes: tuple[tuple[int, ...], tuple[int, ...]], stride: Any,
+                    pad: Any, cover_all: bool, dilate: Any, groups: int) -> Node:
+    # The parameters' shapes (and the channel count) are known from the data:
+    # static, they give static kernel offsets and matrix sizes; batch and image
+    # sizes stay dynamic, so other batch sizes reuse the compiled code.
+    x = conv.pin_dims(x, (None, shapes[0][1], None, None), "x", "convolution_2d")
+    W = conv.pin_dims(W, shapes[1], "W", "convolution_2d")  # noqa: N806
+    steps = conv.pair(stride, "stride", "convolution_2d", 1)
+    pads = conv.pair(pad, "pad", "convolution_2d", 0)
+    dilation = conv.pair(dilate, "dilate", "convolution_2d", 1)
+    # cover_all: a last window that only partly overlaps the input counts too.
+    after = [p + s - 1 if cover_all else p for p, s in zip(pads, steps)]
+    spec = ((pads[0], after[0]), (pads[1], after[1]))
+    outputs = [conv.correlate(x_part, W_part, steps, spec, dilation)
+               for x_part, W_part in zip(*_groups(x, W, groups))]
+    y = shape_ops.concatenate(outputs, axis=1)
+    if b is None:
+        return y
+    return elemwise.add(y, shape_ops.dimshuffle(b, ("x", 0, "x", "x")))
+
+
+def _groups(x: Node, W: Node, groups: int) -> tuple[list[Node], list[Node]]:  # noqa: N803
+    """The channel groups of x and the filters of each (static channel counts)."""
+    if groups == 1:
+        return [x], [W]
+    size, rows = x.type.shape[1] // groups, W.type.shape[0] // groups  # type: ignore[operator]
+    return ([shape_ops.getitem(x, (slice(None), slice(g * size, (g + 1) * size)))
+             for g in range(groups)],
+            [shape_ops.getitem(W, slice(g * rows, (g + 1) * rows)) for g in range(groups)])
+
+
+def convolution_2d(x: Any, W: Any, b: Any = None, stride: Any = 1,  # noqa: N803
+                   pad: Any = 0, cover_all: bool = False, dilate: Any = 1,
+                   groups: int = 1) -> Variable:
+    """Chainer's 2-d convolution, a cross-correlation (the kernel is not flipped):
+    x (batch, C, rows, columns), W (out channels, C / groups, kh, kw), b (out
+    channels,) -> (batch, out channels, out rows, out columns). `stride`, `pad`
+    (zeros on each side) and `dilate` are ints or (rows, columns) pairs;
+    cover_all adds the windows that stick out at the bottom/right edges; groups
+    splits the channels (and the filters) into that many independent parts."""
+    shapes = (np.shape(_value(x)), np.shape(_value(W)))
+    if len(shapes[0]) != 4 or len(shapes[1]) != 4:
+        raise ShapeError(f"convolution_2d: x and W must be 4-d (batch, channels, rows, "
+                         f"columns) and (out, in, kh, kw); got shapes {shapes[0]} and "
+                         f"{shapes[1]}")
+    if shapes[0][1] != shapes[1][1] * groups or shapes[1][0] % groups:
+        raise ShapeError(f"convolution_2d: x has {shapes[0][1]} channels and W "
+                         f"{shapes[1][0]} filters of {shapes[1][1]}: they do not "
+                         f"split into groups={groups}")
+    return record(_widened(_convolution_2d), x, W, b, shapes=shapes, stride=stride,
+                  pad=pad, cover_all=cover_all, dilate=dilate, groups=groups)
+
+
+def _pooling_2d(x: Node, ksize: Any, stride: Any, pad: Any, cover_all: bool,
+                reduction: str, who: str) -> Node:
+    conv.check_rank(x, 4, "x", who, "(batch, channels, rows, columns)")
+    window = conv.pair(ksize, "ksize", who, 1)
+    steps = window if stride is None else conv.pair(stride, "stride", who, 1)
+    pads = conv.pair(pad, "pad", who, 0)
+    after = [p + s - 1 if cover_all else p for p, s in zip(pads, steps)]
+    out = [conv.output_size(conv.size_of(x, 2 + k), pads[k] + after[k], window[k],
+                            steps[k]) for k in range(2)]
+    fill = pool.lowest(x.dtype) if reduction == "max" else 0
+    padded = conv.pad(x, (2, 3), ((pads[0], after[0]), (pads[1], after[1])), fill)
+    pooled = pool.pool_windows(padded, window, steps, (out[0], out[1]), reduction)
+    if reduction == "max":
+        return pooled
+    return elemwise.true_div(pooled, window[0] * window[1])
+
+
+def max_pooling_2d(x: Any, ksize: Any, stride: Any = None, pad: Any = 0,
+                   cover_all: bool = True) -> Variable:
+    """The maximum over ksize windows of the last two dims of x (batch, channels,
+    rows, columns), moved by `stride` (default: ksize); padding never wins;
+    cover_all (default) keeps the windows that stick out at the bottom/right."""
+    return record(_pooling_2d, x, ksize, stride, pad, cover_all, "max",
+                  "max_pooling_2d")
+
+
+def average_pooling_2d(x: Any, ksize: Any, stride: Any = None, pad: Any = 0
+                       ) -> Variable:
+    """The mean over ksize windows of the last two dims of x (batch, channels,
+    rows, columns), moved by `stride` (default: ksize); zero padding counts in
+    the mean, as in Chainer. float16 sums in float32."""
+    return record(_widened(_pooling_2d), x, ksize, stride, pad, False, "sum",
+                  "average_pooling_2d")

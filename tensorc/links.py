@@ -40,7 +40,7 @@ from tensorc.initializers import NaN, as_initializer, generate_array
 
 __all__ = [
     "Chain", "ChainList", "Classifier", "EmbedID", "Linear", "Link", "Parameter",
-    "Sequential",
+    "Sequential", "Convolution2D",
 ]
 
 
@@ -477,6 +477,48 @@ class Linear(Link):
 
 def _data(x: Any) -> Any:
     return x.data if isinstance(x, Variable) else x
+
+
+class Convolution2D(Link):
+    """Chainer's 2-d convolution layer: F.convolution_2d(x, W, b, ...) with W of
+    shape (out_channels, in_channels / groups, kh, kw).
+
+    `Convolution2D(None, out_channels, ksize)` or `Convolution2D(out_channels,
+    ksize)` leaves in_channels to the first call (x.shape[1]). W starts from
+    `initialW` (default: LeCunNormal, N(0, 1/fan_in) with fan_in = in_channels /
+    groups * kh * kw), b from `initial_bias` (default 0); `nobias` drops b.
+    """
+
+    def __init__(self, in_channels: int | None, out_channels: int,
+                 ksize: int | tuple[int, int] | None = None, stride: Any = 1,
+                 pad: Any = 0, nobias: bool = False, initialW: Any = None,
+                 initial_bias: Any = None, *, dilate: Any = 1, groups: int = 1):
+        super().__init__()
+        if ksize is None:
+            in_channels, out_channels, ksize = None, in_channels, out_channels  # type: ignore[assignment]
+        self.ksize = (ksize, ksize) if isinstance(ksize, int) else tuple(ksize)  # type: ignore[arg-type]
+        self.stride, self.pad, self.dilate, self.groups = stride, pad, dilate, groups
+        self.in_channels, self.out_channels = in_channels, out_channels
+        with self.init_scope():
+            self.W = Parameter(as_initializer(initialW))
+            if in_channels is not None:
+                self._initialize_W(in_channels)
+            bias = as_initializer(0 if initial_bias is None else initial_bias)
+            self.b = None if nobias else Parameter(bias, out_channels)
+
+    def _initialize_W(self, in_channels: int) -> None:  # noqa: N802
+        if in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"Convolution2D: {in_channels} input and "
+                             f"{self.out_channels} output channels do not split into "
+                             f"groups={self.groups}")
+        self.in_channels = in_channels
+        self.W.initialize((self.out_channels, in_channels // self.groups, *self.ksize))
+
+    def forward(self, x: Any) -> Variable:
+        if self.W.data is None:
+            self._initialize_W(np.shape(_data(x))[1])
+        return F.convolution_2d(x, self.W, self.b, self.stride, self.pad,
+                                dilate=self.dilate, groups=self.groups)
 
 
 class EmbedID(Link):

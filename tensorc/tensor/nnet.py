@@ -10,11 +10,13 @@ from tensorc.frontend.elemwise import (
 from tensorc.frontend.reduce import max, sum
 from tensorc.frontend.shape_ops import arange
 from tensorc.frontend.variable import Variable
+from tensorc.tensor import conv  # noqa: F401  (Theano's old path: nnet.conv.conv2d)
+from tensorc.tensor.conv import conv2d
 
 __all__ = [
     "sigmoid", "softplus", "relu", "softmax", "log_softmax", "logsumexp",
     "categorical_crossentropy", "binary_crossentropy", "ultra_fast_sigmoid",
-    "hard_sigmoid",
+    "hard_sigmoid", "conv2d",
 ]
 
 ultra_fast_sigmoid = sigmoid

@@ -1,0 +1,2 @@
+"""`tensorc.tensor.signal`: Theano's pooling modules (`pool`, and the older
+`downsample`)."""
