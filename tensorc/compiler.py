@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tensorc.errors import ConfigError
+from tensorc.errors import ConfigError, LoweringError
 from tensorc.frontend.graph_key import graph_key
 from tensorc.frontend.variable import Variable
 from tensorc.runtime import cache
@@ -192,6 +192,19 @@ def _compile_cpu(
     return CompiledGraph(kernel, kernel=kernel, optimized=module)
 
 
+def _check_gpu_support(module: Any, device: str) -> None:
+    """LoweringError naming the user's line for what the GPU path lacks."""
+    from tensorc.dialects import tc
+    from tensorc.lowering.legality import describe
+
+    for op in module.walk():
+        if isinstance(op, tc.ScanOp):
+            raise LoweringError(
+                f"{describe(op)}: scan runs on the CPU only so far; compile this "
+                f"function with device='cpu' instead of {device!r}"
+            )
+
+
 def _compile_gpu(
     args: Sequence[Variable],
     results: Sequence[Variable],
@@ -211,6 +224,7 @@ def _compile_gpu(
 
     module = trace(args, results, ENTRY)
     profile.mark("trace")
+    _check_gpu_support(module, device)
     ctx = pipeline.make_context()
     _run_passes("tc", ctx, module, profile)
     lowered = module.clone()

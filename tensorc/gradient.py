@@ -179,42 +179,42 @@ def grad(
 
 
 # ---------------------------------------------------------------------------------
-# Jacobian and Hessian (unrolled over a static number of elements)
+# Jacobian and Hessian (a gradient per element: unrolled, or a scan)
 # ---------------------------------------------------------------------------------
 
 
-def _static_size(expression: Variable, what: str) -> int:
-    if None in expression.type.shape:
-        raise ShapeError(
-            f"{what} unrolls one gradient per element and needs a static shape, got "
-            f"{expression!r} of shape {_shape_text(expression)} (created at "
-            f"{expression.loc}); declare the input with static dims, e.g. "
-            "T.tensor('float64', shape=(3,))"
-        )
-    return int(np.prod(expression.type.shape, dtype=np.int64))
+UNROLLED_JACOBIAN_ROWS = 16
+"""A Jacobian of at most this many rows (a static count) is one gradient per row
+in the graph; larger or dynamic ones are a scan over the rows, as in Theano."""
 
 
 def _jacobian_one(expression: Variable, w: Variable, consider_constant: Any,
                   disconnected_inputs: str) -> Variable:
-    from tensorc.frontend.shape_ops import reshape, stack
+    from tensorc.frontend.scan import scan
+    from tensorc.frontend.shape_ops import arange, reshape, stack
 
-    n = _static_size(expression, "jacobian")
-    flat = expression if expression.ndim == 1 else reshape(expression, [n])
-    rows = [grad(flat[i], w, consider_constant, disconnected_inputs, add_names=False)
-            for i in range(n)]
+    flat = expression if expression.ndim == 1 else reshape(expression, [-1])
+    n = flat.type.shape[0]
     if n == 0:
         raise ShapeError(f"jacobian of the empty expression {expression!r}")
-    jac = stack(rows)
+    if n is not None and n <= UNROLLED_JACOBIAN_ROWS:
+        jac = stack([grad(flat[i], w, consider_constant, disconnected_inputs,
+                          add_names=False) for i in range(n)])
+    else:
+        jac, _ = scan(lambda i, flat, w: grad(flat[i], w, consider_constant,
+                                              disconnected_inputs, add_names=False),
+                      sequences=arange(flat.shape[0]), non_sequences=[flat, w])
     if expression.ndim == 1:
         return jac
-    dims = [*expression.type.shape, *[jac.shape[1 + a] for a in range(w.ndim)]]
+    dims = [*(expression.shape[a] for a in range(expression.ndim)),
+            *(jac.shape[1 + a] for a in range(w.ndim))]
     return reshape(jac, dims)
 
 
 def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Any] | None = None,
              disconnected_inputs: str = "raise") -> Any:
     """d(expression)/d(wrt) with shape expression.shape + wrt.shape (one gradient per
-    element of `expression`, whose shape must be static). A list `wrt` gives a list."""
+    element of `expression`). A list `wrt` gives a list."""
     expression = as_variable(expression)
     values = _wrt_list(wrt)
     if expression.ndim == 0:
@@ -226,8 +226,8 @@ def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Any] | None 
 
 def hessian(cost: Any, wrt: Any, consider_constant: Sequence[Any] | None = None,
             disconnected_inputs: str = "raise") -> Any:
-    """Second derivatives of a scalar cost: for each wrt, shape wrt.shape * 2 (wrt
-    needs a static shape). A list `wrt` gives a list."""
+    """Second derivatives of a scalar cost: for each wrt, shape wrt.shape * 2. A
+    list `wrt` gives a list."""
     values = _wrt_list(wrt)
     hessians = []
     for w in values:

@@ -253,11 +253,15 @@ def test_contract_violations_raise() -> None:
       func.return
     }"""
     assert "unknown external function" in lowering_error(unknown_external)
-    private_body = """
-    func.func private @helper() -> () {
+    public_callee = """
+    func.func @other() -> () {
+      func.return
+    }
+    func.func @main() -> () {
+      func.call @other() : () -> ()
       func.return
     }"""
-    assert "private function @helper" in lowering_error(private_body)
+    assert "func.call @other: not a private function" in lowering_error(public_callee)
     strided = """
     func.func @main(%a: memref<2xf32, strided<[2]>>) -> () {
       func.return

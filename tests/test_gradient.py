@@ -245,10 +245,23 @@ def test_jacobian_and_hessian(mode: str) -> None:
     np.testing.assert_array_equal(jac_outer[0, 1], [5.0, 4.0])
 
 
-def test_jacobian_needs_static_shape() -> None:
-    x = T.dvector("x")
-    with pytest.raises(ShapeError, match=r"static shape.*shape=\(3,\)"):
-        jacobian(x ** 2, x)
+def test_jacobian_and_hessian_of_dynamic_shapes_scan_over_the_rows(mode: str) -> None:
+    """Theano's way: one gradient per row inside a scan (any length)."""
+    x, m = T.dvector("x"), T.dmatrix("m")
+    cost = (T.exp(x) * T.dot(m, x)).sum()
+    f = tensorc.function([x, m], [jacobian(T.tanh(x) * x.sum(), x), hessian(cost, x),
+                                  jacobian(T.dot(m, x), m)], mode=mode)
+    value, matrix = np.array([0.3, -1.2, 0.7, 2.0]), np.arange(16.0).reshape(4, 4) / 7
+    jac, hess, jac_m = f(value, matrix)
+    t = np.tanh(value)
+    want = np.diag((1 - t**2) * value.sum()) + t[:, None]
+    np.testing.assert_allclose(jac, want, rtol=1e-12)
+    e = np.exp(value)
+    want_hess = np.diag(e * (matrix @ value)) + e[:, None] * matrix + (e[:, None] * matrix).T
+    np.testing.assert_allclose(hess, want_hess, rtol=1e-12)
+    assert jac_m.shape == (4, 4, 4)
+    np.testing.assert_allclose(jac_m[1, 1], value)
+    np.testing.assert_allclose(jac_m[1, 2], 0.0)
 
 
 # ---------------------------------------------------------------------------------

@@ -46,6 +46,10 @@ class ScanBody:
     states: int
     loc: SourceLoc
 
+    def __repr__(self) -> str:  # how printers show a scan's `body` attribute
+        args = ", ".join(repr(a) for a in self.arguments)  # (`map` is Theano's here)
+        return f"step({args}) -> ({', '.join(repr(o) for o in self.outputs)})"
+
     @property
     def captured(self) -> tuple[Variable, ...]:
         """The outside values the body takes after the placeholders."""

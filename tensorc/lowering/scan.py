@@ -27,7 +27,7 @@ from xdsl.ir import Block, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
 from tensorc.dialects import tc
-from tensorc.lowering.buffers import FunctionLowering, memref_type, store
+from tensorc.lowering.buffers import FunctionLowering, memref_type, static_index, store
 from tensorc.lowering.elementwise import cmpi, emit
 
 
@@ -62,9 +62,11 @@ def lower_scan(fl: FunctionLowering, op: tc.ScanOp) -> list[SSAValue]:
     t = emit(b, arith.SubiOp(last, step)) if op.reverse else step
     outputs = _step(fl, b, op, t, arguments)
     for k, (output, into) in enumerate(zip(outputs, stacked, strict=True)):
-        for axis, (d, want) in enumerate(zip(_dims_at(fl, b, output), fl.dims(into)[1:])):
-            same = cmpi(b, "eq", d, want)
-            fl.check(same, op, f"output #{k} changes dim {axis} between steps", b)
+        dims = zip(_dims_at(fl, b, output), fl.dims(into)[1:], strict=True)
+        for axis, (d, want) in enumerate(dims):
+            if static_index(d) is None:  # a static dim is the same at every step
+                same = cmpi(b, "eq", d, want)
+                fl.check(same, op, f"output #{k} changes dim {axis} between steps", b)
     _store_step(fl, b, op, t, outputs, stacked, states)
     b.insert(scf.YieldOp())
     fl.builder.insert(scf.ForOp(fl.index(1), n, fl.index(1), [], Region(block)))

@@ -11,6 +11,9 @@ Postconditions (the bufferized-IR contract of /work/notes/abi.md):
 - every returned memref is a fresh `memref.alloc` of its function: a result that
   would be an argument, a constant global or returned twice is copied first;
 - `memref.alloc` only appears in a function's top-level block;
+- a `tc.scan` is a loop calling its step function (bufferized like any other
+  function of the module) with `func.call`; the caller deallocates what each call
+  returns (tensorc/lowering/scan.py);
 - run-time shape and index checks are `cf.assert`s whose message names the op, what
   is wrong and the user's line; static contradictions raise ShapeError now;
 - float32/float64 matmuls call the private `@tensorc_gemm_f32/f64` declarations
@@ -21,7 +24,8 @@ Postconditions (the bufferized-IR contract of /work/notes/abi.md):
 
 `LOWERINGS` maps each tc op class to one small lowering function (this file:
 elementwise ops, constants, dim, arange; `tensorc.lowering.movement`,
-`tensorc.lowering.reductions` and `tensorc.lowering.composite`: the rest). A
+`tensorc.lowering.reductions`, `tensorc.lowering.composite` and
+`tensorc.lowering.scan`: the rest). A
 lowering returns the memref of the op's result, or a `Splat` (a scalar standing
 for a tensor of equal elements); a multi-result op returns a list of those.
 """

@@ -5,8 +5,9 @@ Precondition (/work/notes/abi.md): the module holds only builtin, func, scf
 cast/copy), arith, math and cf.assert; memrefs have the identity layout;
 `memref.alloc` appears only in the top-level block of a function; returned memrefs
 are fresh allocations or, after tc-place-buffers, an argument updated in place
-(its `tc.aliasing_output` names that result); `func.call` targets only the
-declared `tensorc_gemm_f32/f64`.
+(its `tc.aliasing_output` names that result); `func.call` targets the declared
+`tensorc_gemm_f32/f64` or a private function of the module with a body (a scan's
+step), whose results the caller deallocates.
 
 Postcondition: one C11 translation unit. Each public `func.func @f` becomes
     int tensorc_entry_f(void *const *in_data, const int64_t *in_shapes,
@@ -22,6 +23,11 @@ outputs; `tensorc_set_threads(0)` turns threads off. A module with workspace slo
 also exports `tensorc_workspace_release()` (frees the calling thread's slots) and
 `tensorc_workspace_growths()` (how often they were allocated). Anything else
 raises LoweringError; the emitter never prints code it does not understand.
+
+A private function of the module is a `static int tensorc_function_<sym>` with
+the entry ABI; a call packs its memrefs' pointers and dims, returns the callee's
+status on failure (its message already in `err`) and takes ownership of the
+buffers it returns (declared at the top like allocations, freed on every exit).
 
 Each top-level loop nest of an entry is printed as a `TC_NEST` function of its
 own (`tensorc_nest_N`, hidden, never inlined) that takes the data pointers, dims
@@ -262,7 +268,10 @@ class CEmitter(MemrefEmitter, ControlEmitter):
             self._emit_call(op)
             return
         if callee not in c_prelude.GEMM_FUNCTIONS or op.results:
-            raise LoweringError(f"func.call @{callee}: not a function of the module")
+            raise LoweringError(
+                f"func.call @{callee}: not a private function of the module nor a "
+                "tensorc runtime function"
+            )
         args = [
             self._view(arg).data
             if isinstance(arg.type, MemRefType)

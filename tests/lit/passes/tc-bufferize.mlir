@@ -130,3 +130,35 @@ func.func @table() -> tensor<3xi32> {
 // CHECK-NEXT:      memref.store
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return %[[OUT]] : memref<3xi32>
+
+// A scan calls its (bufferized) step function: the first step before the loop
+// (its outputs size the stacked result), the others in an scf.for from 1; each
+// step copies its sequence element in, and the step's outputs into the stacked
+// result and the state buffer, then frees them.
+
+func.func private @step(%x: tensor<3xf64>, %h: tensor<3xf64>) -> (tensor<3xf64>) {
+  %a = tc.add %h, %x : tensor<3xf64>
+  func.return %a : tensor<3xf64>
+}
+func.func @scan(%x: tensor<?x3xf64>, %h0: tensor<3xf64>, %n: tensor<i64>) -> tensor<?x3xf64> {
+  %hs = tc.scan @step(%n) sequences(%x : tensor<?x3xf64>) inits(%h0 : tensor<3xf64>) -> tensor<?x3xf64> loc("rnn.py":7:1)
+  func.return %hs : tensor<?x3xf64>
+}
+
+// CHECK-LABEL: func.func private @step(%x: memref<3xf64>, %h: memref<3xf64>) -> memref<3xf64> {
+// CHECK-LABEL: func.func @scan(%x: memref<?x3xf64>, %h0: memref<3xf64>, %n: memref<i64>) -> memref<?x3xf64> {
+// CHECK:         cf.assert %{{.*}}, "tc.scan (created at rnn.py:7): n_steps must be at least 1"
+// CHECK:         cf.assert %{{.*}}, "tc.scan (created at rnn.py:7): sequence #0 has fewer elements than n_steps"
+// CHECK:         %[[ELEMENT:.*]] = memref.alloc() : memref<3xf64>
+// CHECK-NEXT:    %[[STATE:.*]] = memref.alloc() : memref<3xf64>
+// CHECK:         %[[FIRST:.*]] = func.call @step(%[[ELEMENT]], %[[STATE]]) : (memref<3xf64>, memref<3xf64>) -> memref<3xf64>
+// CHECK-NEXT:    %[[STACKED:.*]] = memref.alloc(%{{.*}}) : memref<?x3xf64>
+// CHECK:         memref.dealloc %[[FIRST]] : memref<3xf64>
+// CHECK-NEXT:    scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:           memref.load %x[%[[T]], %{{.*}}] : memref<?x3xf64>
+// CHECK:           %[[OUT:.*]] = func.call @step(%[[ELEMENT]], %[[STATE]]) : (memref<3xf64>, memref<3xf64>) -> memref<3xf64>
+// CHECK:           memref.store %{{.*}}, %[[STACKED]][%[[T]], %{{.*}}] : memref<?x3xf64>
+// CHECK:           memref.store %{{.*}}, %[[STATE]][%{{.*}}] : memref<3xf64>
+// CHECK:           memref.dealloc %[[OUT]] : memref<3xf64>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return %[[STACKED]] : memref<?x3xf64>
