@@ -29,19 +29,31 @@ def _persistent_values(link: Link) -> Iterator[tuple[str, Any]]:
             yield prefix + name, getattr(sublink, name)
 
 
-def save_npz(file: Any, obj: Link, compression: bool = True) -> None:
+def save_npz(file: Any, obj: Any, compression: bool = True) -> None:
     """Write `obj`'s initialized parameters and persistent values to `file` (a
-    path or a binary file object)."""
+    path or a binary file object). Anything but a link (a trainer, an optimizer)
+    is written through its `serialize` method (tensorc.training.serialization)."""
+    if not isinstance(obj, Link):
+        from tensorc.training import serialization
+
+        serialization.save_npz(file, obj, compression)
+        return
     arrays = {path.lstrip("/"): param.data
               for path, param in obj.namedparams(include_uninit=False)}
     arrays.update((key, np.asarray(value)) for key, value in _persistent_values(obj))
     (np.savez_compressed if compression else np.savez)(file, **arrays)
 
 
-def load_npz(file: Any, obj: Link, path: str = "", strict: bool = True) -> None:
+def load_npz(file: Any, obj: Any, path: str = "", strict: bool = True) -> None:
     """Copy the values saved in `file` (under the key prefix `path`) into `obj`'s
     parameters and persistent values, in place. With `strict`, a value missing
-    from the file is an error; otherwise it is left as it is."""
+    from the file is an error; otherwise it is left as it is. Anything but a link
+    (a trainer resumed from a snapshot) is read through its `serialize` method."""
+    if not isinstance(obj, Link):
+        from tensorc.training import serialization
+
+        serialization.load_npz(file, obj, path, strict)
+        return
     with np.load(file, allow_pickle=False) as saved:
         for name, param in obj.namedparams():
             key = path + name.lstrip("/")
