@@ -115,7 +115,8 @@ def test_resuming_from_a_snapshot_continues_the_same_run(tmp_path):
     np.random.seed(2)  # a different shuffle, overwritten by the snapshot's order
     resumed, model_b, optimizer_b = build_trainer(tmp_path / "b", epochs=2,
                                                   batchsize=30)
-    chainer.serializers.load_npz(tmp_path / "a" / "snapshot_iter_20", resumed)  # as Chainer's examples resume
+    # as Chainer's examples resume a trainer
+    chainer.serializers.load_npz(tmp_path / "a" / "snapshot_iter_20", resumed)
     assert resumed.updater.iteration == 20 and optimizer_b.t == 20
     assert resumed.updater.get_iterator("main").epoch == 1
     resumed.run()
