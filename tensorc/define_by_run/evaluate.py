@@ -4,7 +4,8 @@ The define-by-run API builds ordinary frontend nodes (`tensorc.frontend.variable
 and computes each new node's value at once. Values never come from hand-written
 numpy: each node becomes its tc op (`trace.build_op` on placeholder SSA operands of
 the operand types) and runs through `interp.interpret_op`, the executable
-definition of tc semantics. Built ops are cached by the node's structure and source
+definition of tc semantics; matrix products of float matrices run on the BLAS
+the compiled backward passes use (tensorc.runtime.blas: one thread pool). Built ops are cached by the node's structure and source
 line, so a training loop that records the same nodes again reuses them.
 
 Leaves of eager graphs are `LeafNode`s: symbolic inputs that carry the array they
@@ -117,7 +118,7 @@ def pending(outputs: Iterable[Node], known: Mapping[int, np.ndarray]) -> list[No
 def evaluate(outputs: Sequence[Node], known: dict[int, np.ndarray]) -> list[np.ndarray]:
     """Values of `outputs`, given the values of some nodes in `known` (by id; new
     values are added to it)."""
-    from tensorc.runtime import interp
+    from tensorc.runtime import blas, interp
 
     for node in pending(outputs, known):
         if isinstance(node, LeafNode):
@@ -129,5 +130,9 @@ def evaluate(outputs: Sequence[Node], known: dict[int, np.ndarray]) -> list[np.n
                 "no value: eager functions take tensorc.Variable or numpy arrays"
             )
         operands = [known[id(i)] for i in node.inputs]
+        product = blas.matmul(*operands) if node.op == "matmul" else None
+        if product is not None:  # the compiled kernels' BLAS (tensorc/runtime/blas.py)
+            known[id(node)] = product
+            continue
         known[id(node)] = interp.interpret_op(_op_for(node), operands)[0]
     return [known[id(o)] for o in outputs]
