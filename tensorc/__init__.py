@@ -14,7 +14,7 @@ and, define-by-run, a Chainer program with only its imports changed:
 """
 
 from tensorc import gradient, tensor  # noqa: F401
-from tensorc.frontend.function import Function, In, function
+from tensorc.frontend.function import Function, In, Out, function
 from tensorc.frontend.shared import SharedVariable, shared
 from tensorc.gradient import grad
 from tensorc.printing import pp
@@ -71,8 +71,8 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "Function", "In", "SharedVariable", "config", "function", "grad", "gradient", "pp",
-    "shared", "tensor", "scan", "foldl", "foldr",
+    "Function", "In", "Out", "SharedVariable", "config", "function", "grad", "gradient",
+    "pp", "shared", "tensor", "scan", "foldl", "foldr",
     "Variable", "functions", "gradient_check", "optimizers",
     "Chain", "ChainList", "Link", "Parameter", "as_variable", "force_backprop_mode",
     "global_config", "initializers", "links", "no_backprop_mode", "optimizer_hooks",

@@ -41,15 +41,46 @@ class UnusedInputError(TensorcError, ValueError):
 
 @dataclass
 class In:
-    """An input with a default value and/or a keyword name (Theano's `In`)."""
+    """An input with a default value and/or a keyword name (Theano's `In`).
+
+    `borrow` and `mutable` are hints Theano uses to reuse the caller's buffer;
+    tensorc never writes into an input, so they are accepted and change nothing.
+    `strict=True` refuses values that need a conversion; `allow_downcast`
+    overrides the function's `allow_input_downcast` for this input.
+    """
 
     variable: Variable
-    value: Any = None
     name: str | None = None
+    value: Any = None
+    update: Any = None
+    mutable: bool | None = None
+    strict: bool = False
+    allow_downcast: bool | None = None
+    autoname: bool = True
+    implicit: bool | None = None
+    borrow: bool | None = None
+    shared: bool = False
 
     def __post_init__(self) -> None:
-        if self.name is None:
+        if not isinstance(self.variable, Variable):
+            raise TypeError(f"In: variable must be a symbolic input, got "
+                            f"{self.variable!r} (at {user_location()})")
+        if self.update is not None or self.implicit or self.shared:
+            raise TypeError(
+                "In: update=, implicit= and shared= (Theano's stateful inputs) are not "
+                "supported; use a shared variable with updates= instead (at "
+                f"{user_location()})")
+        if self.name is None and self.autoname:
             self.name = self.variable.name
+
+
+@dataclass
+class Out:
+    """An output with Theano's `borrow` hint (Theano's `Out`): tensorc always
+    returns arrays the caller owns, so `borrow` changes nothing."""
+
+    variable: Variable
+    borrow: bool = False
 
 
 class FunctionGraph:
@@ -172,9 +203,9 @@ def function(
     outs = (
         []
         if outputs is None
-        else [as_variable(outputs)]
+        else [_output(outputs)]
         if single
-        else [as_variable(o) for o in outputs]
+        else [_output(o) for o in outputs]
     )
     update_pairs = [(k, _check_update(k, v)) for k, v in _pairs(updates, "updates")]
     update_pairs += _default_updates(outs, update_pairs, no_default_updates)
@@ -215,6 +246,10 @@ def _default_updates(
             pairs.append((leaf, _check_update(leaf, update)))
             skip.add(id(leaf))
     return pairs
+
+
+def _output(value: Any) -> Variable:
+    return as_variable(value.variable if isinstance(value, Out) else value)
 
 
 def as_input(value: Any) -> Variable:
@@ -348,6 +383,11 @@ class Function:
         self.name = name
         self.allow_input_downcast = allow_input_downcast
         self.trust_input = trust_input
+        # per input: the In's own allow_downcast wins over the function's
+        self._downcast = [
+            allow_input_downcast if s.allow_downcast is None else s.allow_downcast
+            for s in specs
+        ]
         explicit = [s.variable for s in specs]
         self.input_variables = explicit
         # each update replaces its shared variable's value: the kernel may write
@@ -424,10 +464,8 @@ class Function:
         arrays = [
             value
             if (trust and _trusted(value, constraint)) or _conforms(value, constraint)
-            else _convert(value, var, self._position(i), self.allow_input_downcast)
-            for i, (value, var, constraint) in enumerate(
-                zip(values, self.input_variables, self._constraints)
-            )
+            else self._converted(i, value)
+            for i, (value, constraint) in enumerate(zip(values, self._constraints))
         ]
         return self._finish(arrays)
 
@@ -435,11 +473,20 @@ class Function:
         """Everything the extension's fast path hands back: fills in keyword and
         default arguments, converts the inputs (or raises why not) and runs."""
         values = self._arguments(args, kwargs)
-        arrays = [
-            _convert(value, var, self._position(i), self.allow_input_downcast)
-            for i, (value, var) in enumerate(zip(values, self.input_variables))
-        ]
+        arrays = [self._converted(i, value) for i, value in enumerate(values)]
         return self._finish(arrays)
+
+    def _converted(self, i: int, value: Any) -> np.ndarray:
+        """Input #i as the kernel's array; an `In(..., strict=True)` takes only
+        arrays of its exact dtype."""
+        var = self.input_variables[i]
+        if self.specs[i].strict and not (
+            isinstance(value, np.ndarray) and value.dtype == np.dtype(var.dtype)
+        ):
+            got = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
+            raise DTypeError(f"{self._position(i)} is strict: it takes only "
+                             f"{var.dtype} arrays, got {got}")
+        return _convert(value, var, self._position(i), self._downcast[i])
 
     def _finish(self, arrays: list[np.ndarray]) -> Any:
         device = self._compiled.device_values
