@@ -13,8 +13,8 @@ later steps) and a running sum a (of the params' cotangents):
 
 where h_t for t = 0..n-1 is the initial state followed by the stacked states
 without the last. The cotangents of the inits and params are the carried values
-after step 0 (index 0 of their stacked results); the sequences get the stacked
-d x_t, zero beyond n_steps. Only float sequences, states, outputs and params take
+after step 0 (the backward scan keeps only its `final_states`); the sequences
+get the stacked d x_t, zero beyond n_steps. Only float sequences, states, outputs and params take
 part; the others are still passed to the recomputed forward step.
 """
 
@@ -38,12 +38,20 @@ from xdsl.traits import SymbolTable
 from tensorc.autodiff.builder import BIG, GradBuilder, element, shape
 from tensorc.dialects import tc
 from tensorc.dialects.tc import DYNAMIC
+from tensorc.errors import LoweringError
+from tensorc.lowering.legality import describe
 
 
 def scan_vjp(
     b: GradBuilder, op: Operation, cotangents: list[SSAValue | None]
 ) -> list[SSAValue | None]:
     assert isinstance(op, tc.ScanOp)
+    if op.final_states is not None:
+        raise LoweringError(
+            f"{describe(op)}: the gradient of a scan that keeps only its final "
+            "states (the backward scan of a gradient: a second derivative through "
+            "scan) is not supported"
+        )
     states = len(op.inits)
     floats = _Floats(op)
     previous = [
@@ -59,7 +67,7 @@ def scan_vjp(
     inits = [b.zeros_like(v) for v in floats.carried(op)]
     length = shape(op.results_[0])[0]
     result_types = [
-        *(TensorType(element(v), [length, *shape(v)]) for v in floats.carried(op)),
+        *(v.type for v in floats.carried(op)),
         *(
             TensorType(element(op.sequences[i]), [length, *shape(op.sequences[i])[1:]])
             for i in floats.sequences
@@ -68,10 +76,14 @@ def scan_vjp(
     backward = tc.ScanOp.build(
         operands=[op.n_steps, sequences, inits, list(op.params)],
         result_types=[result_types],
-        properties={"body": SymbolRefAttr(name), "reverse": UnitAttr()},
+        properties={
+            "body": SymbolRefAttr(name),
+            "reverse": UnitAttr(),
+            "final_states": UnitAttr(),
+        },
     )
     b.emit(backward)
-    carried = [_first(b, r, v) for r, v in zip(backward.results, floats.carried(op))]
+    carried = list(backward.results[: len(inits)])
     d_sequences = [
         _padded(b, r, op.sequences[i], op.n_steps)
         for r, i in zip(backward.results[len(inits):], floats.sequences)
@@ -135,14 +147,6 @@ def _previous(b: GradBuilder, init: SSAValue, stacked: SSAValue, n: SSAValue
         operands=[[first, head]], result_types=[head_t],
         properties={"axis": IntegerAttr(0, i64)},
     ))
-
-
-def _first(b: GradBuilder, stacked: SSAValue, like: SSAValue) -> SSAValue:
-    """stacked[0], with `like`'s type."""
-    rank = len(shape(stacked))
-    t = TensorType(element(stacked), [1, *shape(stacked)[1:]])
-    row = b.slice(stacked, t, [], [0] * rank, [1, *[BIG] * (rank - 1)], [1] * rank)
-    return b.reshape(row, like.type, b.dynamic_dims(like))  # type: ignore[arg-type]
 
 
 def _padded(b: GradBuilder, stacked: SSAValue, sequence: SSAValue, n: SSAValue

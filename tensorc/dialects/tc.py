@@ -1442,7 +1442,9 @@ class ScanOp(TcOp):
     every step stacked: result k at index t is what step t returned, so a state's
     stacked result starts with the state *after* step 0. Every step's output k
     must have the same shape. With `reverse`, steps run from t = n_steps - 1 down
-    to 0 (results still stored at index t).
+    to 0 (results still stored at index t). With `final_states`, the state results
+    are not stacked: each is the state after the last step, with its init's type
+    (a backward scan keeps only its final sums).
 
     Example:
 
@@ -1459,13 +1461,15 @@ class ScanOp(TcOp):
     results_ = var_result_def(TensorType)
     body = prop_def(SymbolRefAttr)
     reverse = opt_prop_def(UnitAttr)
+    final_states = opt_prop_def(UnitAttr)
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
     assembly_format = (
         "$body `(` $n_steps `)` "
         "(`sequences` `(` $sequences^ `:` type($sequences) `)`)? "
         "(`inits` `(` $inits^ `:` type($inits) `)`)? "
         "(`params` `(` $params^ `:` type($params) `)`)? "
-        "(`reverse` $reverse^)? attr-dict `->` type($results_)"
+        "(`reverse` $reverse^)? (`final_states` $final_states^)? "
+        "attr-dict `->` type($results_)"
     )
 
     @property
@@ -1479,12 +1483,16 @@ class ScanOp(TcOp):
             if _tensor(seq).get_num_dims() == 0:
                 _fail(self, f"sequence #{i} must have a leading axis to iterate over")
         for k, (init, result) in enumerate(zip(self.inits, self.results_)):
+            if self.final_states is not None:
+                if result.type != init.type:
+                    _fail(self, f"result #{k} must be a final state of type {init.type}")
+                continue
             stacked = _tensor(result)
             if list(stacked.get_shape()[1:]) != list(_tensor(init).get_shape()) or (
                 stacked.get_element_type() != _tensor(init).get_element_type()
             ):
                 _fail(self, f"result #{k} must stack states of type {init.type}")
-        for k, result in enumerate(self.results_):
+        for k, result in enumerate(self.stacked_results()):
             if _tensor(result).get_num_dims() == 0:
                 _fail(self, f"result #{k} must have the leading step axis")
         self._verify_body()
@@ -1512,11 +1520,20 @@ class ScanOp(TcOp):
         ]
         return [*elements, *(_tensor(v) for v in (*self.inits, *self.params))]
 
+    def stacked_results(self) -> list[SSAValue]:
+        """The results stacked over the steps (all but final states)."""
+        final = len(self.inits) if self.final_states is not None else 0
+        return list(self.results_[final:])
+
     def body_result_types(self) -> list[TensorType]:
         """The types `@body` returns: each result without its step axis."""
+        final = len(self.inits) if self.final_states is not None else 0
         return [
-            TensorType(_tensor(r).get_element_type(), _tensor(r).get_shape()[1:])
-            for r in self.results_
+            *(_tensor(r) for r in self.results_[:final]),
+            *(
+                TensorType(_tensor(r).get_element_type(), _tensor(r).get_shape()[1:])
+                for r in self.results_[final:]
+            ),
         ]
 
 

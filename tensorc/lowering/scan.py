@@ -11,6 +11,7 @@ results' dims, so every allocation stays in the function's top-level block.
     elements <- sequence[first];  states <- copies of the inits
     r = call @body(elements, states, params)
     stacked_k = alloc(n, dims of r_k);  stacked_k[first] <- r_k;  states <- r
+        (with `final_states` the states are results as they are, not stacked)
     for s in 1 .. n-1:  t = s (or n-1-s with `reverse`)
         elements <- sequence[t];  r = call @body(...)
         assert dims of r_k == dims of stacked_k[t];  stacked_k[t] <- r_k;  states <- r
@@ -46,9 +47,10 @@ def lower_scan(fl: FunctionLowering, op: tc.ScanOp) -> list[SSAValue]:
     first = last if op.reverse else fl.index(0)
     arguments = [*elements, *states, *params]
     outputs = _step(fl, fl.builder, op, first, arguments)
-    stacked = [
+    final = len(states) if op.final_states is not None else 0
+    stacked: list[SSAValue | None] = [None] * final + [
         fl.alloc(_tensor(r), [n, *fl.dims(output)])
-        for r, output in zip(op.results_, outputs, strict=True)
+        for r, output in zip(op.results_[final:], outputs[final:], strict=True)
     ]
     for k, (init, output) in enumerate(zip(op.inits, outputs)):
         for axis, (d, want) in enumerate(zip(fl.dims(output), fl.dims(init))):
@@ -62,6 +64,8 @@ def lower_scan(fl: FunctionLowering, op: tc.ScanOp) -> list[SSAValue]:
     t = emit(b, arith.SubiOp(last, step)) if op.reverse else step
     outputs = _step(fl, b, op, t, arguments)
     for k, (output, into) in enumerate(zip(outputs, stacked, strict=True)):
+        if into is None:  # a final state: its dims were checked against the init's
+            continue
         dims = zip(_dims_at(fl, b, output), fl.dims(into)[1:], strict=True)
         for axis, (d, want) in enumerate(dims):
             if static_index(d) is None:  # a static dim is the same at every step
@@ -70,7 +74,7 @@ def lower_scan(fl: FunctionLowering, op: tc.ScanOp) -> list[SSAValue]:
     _store_step(fl, b, op, t, outputs, stacked, states)
     b.insert(scf.YieldOp())
     fl.builder.insert(scf.ForOp(fl.index(1), n, fl.index(1), [], Region(block)))
-    return stacked
+    return [*states[:final], *stacked[final:]]  # type: ignore[list-item]
 
 
 def _step(
@@ -94,13 +98,14 @@ def _store_step(
     op: tc.ScanOp,
     t: SSAValue,
     outputs: Sequence[SSAValue],
-    stacked: Sequence[SSAValue],
+    stacked: Sequence[SSAValue | None],
     states: Sequence[SSAValue],
 ) -> None:
     """Each output into its stacked result at `t`, the new states into the state
     buffers; then free what the call returned."""
     for output, into in zip(outputs, stacked, strict=True):
-        _copy_slice(fl, b, output, into, t, into_stacked=True)
+        if into is not None:
+            _copy_slice(fl, b, output, into, t, into_stacked=True)
     for output, state in zip(outputs, states):
         _copy(fl, b, output, state)
     for output in outputs:

@@ -511,6 +511,8 @@ def _scan(op: Operation, values: Values) -> Values:
                 raise _shape_error(op, f"state #{k} changes shape from {old.shape} to "
                                        f"{new.shape} at step {t}")
         states = outputs[: len(states)]
+    if op.final_states is not None:
+        return [*states, *stacked[len(states) :]]
     return stacked
 
 REFERENCE: dict[type[Operation], Reference] = {
