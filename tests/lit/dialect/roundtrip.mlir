@@ -261,11 +261,13 @@ func.func private @step(%x: tensor<3xf64>, %h: tensor<3xf64>, %w: tensor<3x3xf64
 }
 func.func @scan(%x: tensor<?x3xf64>, %h0: tensor<3xf64>, %w: tensor<3x3xf64>, %n: tensor<i64>) -> (tensor<?x3xf64>, tensor<?xf64>) {
   %hs, %ys = tc.scan @step(%n) sequences(%x : tensor<?x3xf64>) inits(%h0 : tensor<3xf64>) params(%w : tensor<3x3xf64>) reverse -> tensor<?x3xf64>, tensor<?xf64>
+  %h, %zs = tc.scan @step(%n) sequences(%x : tensor<?x3xf64>) inits(%h0 : tensor<3xf64>) params(%w : tensor<3x3xf64>) final_states -> tensor<3xf64>, tensor<?xf64>
   func.return %hs, %ys : tensor<?x3xf64>, tensor<?xf64>
 }
 
 // CHECK-LABEL: func.func @scan(
 // CHECK-NEXT:    %hs, %ys = tc.scan @step(%n) sequences(%x : tensor<?x3xf64>) inits(%h0 : tensor<3xf64>) params(%w : tensor<3x3xf64>) reverse -> tensor<?x3xf64>, tensor<?xf64>
+// CHECK-NEXT:    %h, %zs = tc.scan @step(%n) sequences(%x : tensor<?x3xf64>) inits(%h0 : tensor<3xf64>) params(%w : tensor<3x3xf64>) final_states -> tensor<3xf64>, tensor<?xf64>
 
 // GENERIC-LABEL: "func.func"() <{sym_name = "scan"
 // GENERIC:       %hs, %ys = "tc.scan"(%n, %x, %h0, %w) <{body = @step, reverse, operandSegmentSizes = array<i32: 1, 1, 1, 1>}> : (tensor<i64>, tensor<?x3xf64>, tensor<3xf64>, tensor<3x3xf64>) -> (tensor<?x3xf64>, tensor<?xf64>)
