@@ -17,14 +17,16 @@ from typing import Any
 import numpy as np
 
 from tensorc.errors import DisconnectedInputError, DTypeError, ShapeError, TensorcError
-from tensorc.frontend.elemwise import as_variable, node
+from tensorc.frontend.elemwise import as_variable, broadcast_to, cast, node
 from tensorc.frontend.function import rebuild
-from tensorc.frontend.variable import Variable
+from tensorc.frontend.graph_key import walk
+from tensorc.frontend.variable import Variable, user_location
 
 FLOAT_DTYPES = ("float16", "float32", "float64")
 
 __all__ = [
-    "GradCheck", "GradientError", "disconnected_grad", "grad", "hessian", "jacobian",
+    "GradCheck", "GradientError", "disconnected_grad", "grad", "grad_clip", "hessian",
+    "jacobian",
     "numerical_gradient", "stop_gradient", "verify_grad", "zero_grad",
 ]
 
@@ -58,6 +60,15 @@ def zero_grad(x: Any) -> Variable:
 
 
 stop_gradient = disconnected_grad
+
+
+def grad_clip(x: Any, lower_bound: Any, upper_bound: Any) -> Variable:
+    """Theano's grad_clip (identity forward, clipped gradient backward) is not
+    available: clipping the cotangent is not linear in it, so no composition of
+    tc ops has that gradient. Raises NotImplementedInTensorc."""
+    from tensorc.tensor.unimplemented import unimplemented
+
+    return unimplemented("theano.gradient.grad_clip")(x, lower_bound, upper_bound)
 
 
 # ---------------------------------------------------------------------------------
@@ -146,15 +157,19 @@ def grad(
     consider_constant: Sequence[Any] | None = None,
     disconnected_inputs: str = "raise",
     add_names: bool = True,
+    known_grads: Any = None,
     return_disconnected: str = "zero",
 ) -> Any:
     """Symbolic d(cost)/d(wrt) (Theano's T.grad): `wrt` is a variable (returns one
     gradient) or a list of variables (returns a list). The cost must be a float
     scalar; `consider_constant` variables are treated as constants. A wrt that the
     cost does not depend on raises DisconnectedInputError, warns (`"warn"`) or is
-    silently zero (`"ignore"`); with return_disconnected="None" it gives None."""
-    cost = as_variable(cost)
-    _check_cost(cost)
+    silently zero (`"ignore"`); with return_disconnected="None" it gives None.
+
+    `known_grads` maps variables to their (known) gradients, as in Theano: the
+    gradient of such a variable is the given one, whatever else depends on it,
+    and it is propagated back to `wrt` with the cost's (`cost` may then be None).
+    """
     if disconnected_inputs not in ("raise", "warn", "ignore"):
         raise ValueError(f"grad: disconnected_inputs must be 'raise', 'warn' or "
                          f"'ignore', got {disconnected_inputs!r}")
@@ -162,20 +177,104 @@ def grad(
         raise ValueError(f"grad: return_disconnected must be 'zero' or 'None', got "
                          f"{return_disconnected!r}")
     values = _wrt_list(wrt)
-    if consider_constant:
-        cost = _with_constants(cost, consider_constant)
-    reached = connected_variables(cost)
+    known = _known_pairs(known_grads)
+    if cost is None and not known:
+        raise TypeError("grad: cost is None and no known_grads are given: there is "
+                        f"nothing to differentiate (at {user_location()})")
+    if cost is not None:
+        cost = as_variable(cost)
+        _check_cost(cost)
+    objectives = _Objectives(cost, known, consider_constant or [])
     grads = []
     for w in values:
-        if id(w) not in reached:
-            grads.append(_disconnected(cost, w, disconnected_inputs,
+        given = next((g for v, g in known if v is w), None)
+        if given is not None:  # Theano: a known gradient is the gradient
+            grads.append(broadcast_to(given, w.type.shape, [w]))
+            continue
+        objective = objectives.for_wrt(w)
+        if id(w) not in connected_variables(objective):
+            grads.append(_disconnected(objective, w, disconnected_inputs,
                                        return_disconnected == "zero"))
             continue
-        g = node("grad", [cost, w], w.dtype, w.type.shape)
-        if add_names and cost.name and w.name:
-            g.name = f"(d{cost.name}/d{w.name})"
+        g = node("grad", [objective, w], w.dtype, w.type.shape)
+        if add_names and objective.name and w.name:
+            g.name = f"(d{objective.name}/d{w.name})"
         grads.append(g)
     return grads[0] if isinstance(wrt, Variable) else grads
+
+
+def _known_pairs(known_grads: Any) -> list[tuple[Variable, Variable]]:
+    """known_grads as (variable, gradient) pairs, each gradient a float tensor
+    of the variable's dtype (when it is a float) that fits its shape."""
+    if known_grads is None:
+        return []
+    items = known_grads.items() if isinstance(known_grads, dict) else known_grads
+    pairs = []
+    for entry in items:
+        if not isinstance(entry, tuple | list) or len(entry) != 2:
+            raise TypeError("grad: known_grads must be a dict {variable: gradient} "
+                            f"(at {user_location()})")
+        var, g = entry
+        if not isinstance(var, Variable):
+            raise TypeError(f"grad: known_grads keys must be symbolic variables, got "
+                            f"{var!r} (at {user_location()})")
+        g = as_variable(g)
+        if g.dtype not in FLOAT_DTYPES:
+            raise DTypeError(f"grad: known_grads[{var!r}] must be a float tensor, got "
+                             f"dtype {g.dtype} (at {user_location()})")
+        if var.dtype in FLOAT_DTYPES:
+            g = cast(g, var.dtype)
+        padded = (1,) * (var.ndim - g.ndim) + g.type.shape
+        fits = g.ndim <= var.ndim and all(
+            d_g == 1 or d_g == d_v for d_g, d_v in zip(padded, var.type.shape))
+        if not fits:
+            raise ShapeError(
+                f"grad: known_grads[{var!r}] has shape {_shape_text(g)}, which does not "
+                f"fit {var!r} of shape {_shape_text(var)} (created at {var.loc}); "
+                f"dims must be equal or 1 (at {user_location()})")
+        pairs.append((var, g))
+    return pairs
+
+
+class _Objectives:
+    """Scalar costs whose gradient with respect to a wrt is Theano's gradient of
+    `cost` with `known` gradients: cost + sum(v * stop_gradient(g)) over the known
+    pairs, where in each term the other known variables sit behind stop-gradients
+    (their gradients are given, not computed from what uses them)."""
+
+    def __init__(self, cost: Variable | None, known: list[tuple[Variable, Variable]],
+                 consider_constant: Sequence[Any]):
+        self.cost, self.known, self.consider_constant = cost, known, consider_constant
+        self.cut = {id(v): disconnected_grad(v) for v, _ in known}
+        self.shared: Variable | None = None
+
+    def for_wrt(self, w: Variable) -> Variable:
+        """The objective for `w`; one for all wrt that no known variable feeds
+        (rebuilding the terms copies nodes below the cuts, so a wrt there needs
+        an objective that keeps it as is)."""
+        if any(id(v) in self.cut for v in walk([w]) if v is not w):
+            return self._build(w)
+        if self.shared is None:
+            self.shared = self._build(None)
+        return self.shared
+
+    def _build(self, keep: Variable | None) -> Variable:
+        from tensorc.frontend.reduce import sum as tensor_sum
+
+        kept = {} if keep is None else {id(keep): keep}
+        terms = []
+        if self.cost is not None:
+            terms.append(rebuild([self.cost], {**self.cut, **kept})[0])
+        for v, g in self.known:
+            others = {k: c for k, c in self.cut.items() if k != id(v)}
+            term = rebuild([v], {**others, **kept})[0] * disconnected_grad(g)
+            terms.append(tensor_sum(term))
+        objective = terms[0]
+        for term in terms[1:]:
+            objective = objective + term
+        if self.consider_constant:
+            objective = _with_constants(objective, self.consider_constant)
+        return objective
 
 
 # ---------------------------------------------------------------------------------
