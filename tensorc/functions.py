@@ -517,14 +517,14 @@ def sigmoid_cross_entropy(x: Any, t: Any, normalize: bool = True,
 # -- convolution and pooling (Chainer's NCHW layout) -----------------------------------
 
 
-def _convolution_2d(x: Node, W: Node, b: Node | None,  # noqa: N803
+def _convolution_2d(x: Node, W: Node, b: Node | None,
                     shapes: tuple[tuple[int, ...], tuple[int, ...]], stride: Any,
                     pad: Any, cover_all: bool, dilate: Any, groups: int) -> Node:
     # The parameters' shapes (and the channel count) are known from the data:
     # static, they give static kernel offsets and matrix sizes; batch and image
     # sizes stay dynamic, so other batch sizes reuse the compiled code.
     x = conv.pin_dims(x, (None, shapes[0][1], None, None), "x", "convolution_2d")
-    W = conv.pin_dims(W, shapes[1], "W", "convolution_2d")  # noqa: N806
+    W = conv.pin_dims(W, shapes[1], "W", "convolution_2d")
     steps = conv.pair(stride, "stride", "convolution_2d", 1)
     pads = conv.pair(pad, "pad", "convolution_2d", 0)
     dilation = conv.pair(dilate, "dilate", "convolution_2d", 1)
@@ -539,7 +539,7 @@ def _convolution_2d(x: Node, W: Node, b: Node | None,  # noqa: N803
     return elemwise.add(y, shape_ops.dimshuffle(b, ("x", 0, "x", "x")))
 
 
-def _groups(x: Node, W: Node, groups: int) -> tuple[list[Node], list[Node]]:  # noqa: N803
+def _groups(x: Node, W: Node, groups: int) -> tuple[list[Node], list[Node]]:
     """The channel groups of x and the filters of each (static channel counts)."""
     if groups == 1:
         return [x], [W]
@@ -549,7 +549,7 @@ def _groups(x: Node, W: Node, groups: int) -> tuple[list[Node], list[Node]]:  # 
             [shape_ops.getitem(W, slice(g * rows, (g + 1) * rows)) for g in range(groups)])
 
 
-def convolution_2d(x: Any, W: Any, b: Any = None, stride: Any = 1,  # noqa: N803
+def convolution_2d(x: Any, W: Any, b: Any = None, stride: Any = 1,
                    pad: Any = 0, cover_all: bool = False, dilate: Any = 1,
                    groups: int = 1) -> Variable:
     """Chainer's 2-d convolution, a cross-correlation (the kernel is not flipped):

@@ -39,8 +39,8 @@ from tensorc.define_by_run.variable import Variable, as_array
 from tensorc.initializers import NaN, as_initializer, generate_array
 
 __all__ = [
-    "Chain", "ChainList", "Classifier", "EmbedID", "Linear", "Link", "Parameter",
-    "Sequential", "Convolution2D",
+    "Chain", "ChainList", "Classifier", "Convolution2D", "EmbedID", "Linear", "Link",
+    "Parameter", "Sequential",
 ]
 
 
@@ -506,7 +506,7 @@ class Convolution2D(Link):
             bias = as_initializer(0 if initial_bias is None else initial_bias)
             self.b = None if nobias else Parameter(bias, out_channels)
 
-    def _initialize_W(self, in_channels: int) -> None:  # noqa: N802
+    def _initialize_W(self, in_channels: int) -> None:
         if in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(f"Convolution2D: {in_channels} input and "
                              f"{self.out_channels} output channels do not split into "

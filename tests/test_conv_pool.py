@@ -3,6 +3,8 @@ max/average_pooling_2d, L.Convolution2D) against numpy references written with
 explicit loops, on the C backend and the reference interpreter; gradients against
 central differences; small LeNet-style training runs."""
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.signal import convolve2d
@@ -92,8 +94,8 @@ def ref_chainer_pool(x, ksize, stride, pad, cover_all, mode):
     fill = -np.inf if mode == "max" else 0.0
     xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0] + s[0] - 1), (p[1], p[1] + s[1] - 1)),
                 constant_values=fill)
-    out = [(x.shape[2 + a] + 2 * p[a] - k[a] + (s[a] - 1 if cover_all else 0)) // s[a] + 1
-           for a in range(2)]
+    extra = [s[a] - 1 if cover_all else 0 for a in range(2)]
+    out = [(x.shape[2 + a] + 2 * p[a] - k[a] + extra[a]) // s[a] + 1 for a in range(2)]
     y = np.zeros(x.shape[:2] + tuple(out))
     for r in range(out[0]):
         for c in range(out[1]):
@@ -142,15 +144,17 @@ def test_conv2d_matches_reference(mode):
         wants.append(ref_theano_conv(x_value, w_value, **options))
     got = tensorc.function(inputs, outputs, mode=mode)(*values)
     for result, want, case in zip(got, wants, cases):
-        np.testing.assert_allclose(result, want, rtol=1e-10, atol=1e-12, err_msg=str(case))
+        np.testing.assert_allclose(result, want, rtol=1e-10, atol=1e-12,
+                                   err_msg=str(case))
 
 
 def test_conv2d_dynamic_image_sizes_and_filter_shape(mode):
     """One compiled function for every image size; the kernel size comes from
     filter_shape when the filters' type does not have it; the old conv module."""
     x, w = T.dtensor4("x"), T.dtensor4("w")
-    y = old_conv.conv2d(x, w, filter_shape=(2, 3, 3, 2), image_shape=(None, 3, None, None),
-                        border_mode="full", subsample=(2, 1))
+    y = old_conv.conv2d(x, w, filter_shape=(2, 3, 3, 2),
+                        image_shape=(None, 3, None, None), border_mode="full",
+                        subsample=(2, 1))
     f = tensorc.function([x, w], y, mode=mode)
     w_value = RNG.standard_normal((2, 3, 3, 2))
     for size in [(4, 5), (7, 3), (3, 2)]:
@@ -191,12 +195,13 @@ def test_conv2d_errors_name_the_argument_and_line():
     with pytest.raises(ShapeError, match=r"filters must be a 4-d"):
         conv2d(x, T.dmatrix("m"))
     image = T.tensor("float64", shape=(None, 3, 8, 8))
-    with pytest.raises(ShapeError, match=r"3 channels but filters expect 2.*test_conv_pool"):
+    with pytest.raises(ShapeError, match=r"3 channels but filters expect 2.*test_con"):
         conv2d(image, w4, filter_shape=(4, 2, 3, 3))
     with pytest.raises(ShapeError, match=r"kernel .*larger than the padded input"):
         conv2d(image, w4, filter_shape=(4, 3, 9, 3))
     with pytest.raises(ShapeError, match=r"filter_shape=.*disagrees"):
-        conv2d(image, T.tensor("float64", shape=(4, 3, 3, 3)), filter_shape=(4, 3, 2, 3))
+        conv2d(image, T.tensor("float64", shape=(4, 3, 3, 3)),
+               filter_shape=(4, 3, 2, 3))
     with pytest.raises(ValueError, match=r"border_mode"):
         conv2d(image, w4, filter_shape=(4, 3, 3, 3), border_mode="same")
     with pytest.raises(ValueError, match=r"subsample"):
@@ -219,7 +224,7 @@ def test_pool_and_chainer_errors():
         F.max_pooling_2d(x[0], 2)
 
 
-# -- Theano pooling ---------------------------------------------------------------------
+# -- Theano pooling 
 
 POOL_CASES = [
     # input shape, ws, ignore_border, stride, pad
@@ -315,14 +320,14 @@ def test_conv2d_gradients(mode):
 
 def test_pool_gradients(mode):
     x = RNG.standard_normal((2, 5, 7))
-    _check_gradients(lambda a: pool.pool_2d(a, (2, 3), ignore_border=False, stride=(2, 2)),
-                     [x], mode)
+    _check_gradients(lambda a: pool.pool_2d(a, (2, 3), ignore_border=False,
+                                            stride=(2, 2)), [x], mode)
     _check_gradients(lambda a: pool.pool_2d(a, (3, 3), stride=(2, 2), pad=(1, 1),
                                             mode="average_exc_pad"), [x], mode)
     _check_gradients(lambda a: pool.pool_2d(a, (2, 2)), [x], mode)
 
 
-# -- Chainer functions -------------------------------------------------------------------
+# -- Chainer functions 
 
 CHAINER_CONV_CASES = [
     # x shape, W shape, stride, pad, cover_all, dilate, with bias, groups
@@ -384,10 +389,11 @@ def test_chainer_gradients():
     ]
     for func, inputs in cases:
         seed = RNG.standard_normal(func(*inputs).shape)
-        gradient_check.check_backward(func, inputs, seed, atol=1e-7, rtol=1e-6, eps=1e-6)
+        gradient_check.check_backward(func, inputs, seed, atol=1e-7, rtol=1e-6,
+                                      eps=1e-6)
 
 
-# -- training -----------------------------------------------------------------------------
+# -- training 
 
 
 def test_theano_lenet_step_lowers_the_loss(mode):
@@ -395,14 +401,15 @@ def test_theano_lenet_step_lowers_the_loss(mode):
     trained by SGD through shared variables and givens."""
     batch, rng = 8, np.random.RandomState(1234)
     data_x = tensorc.shared(rng.uniform(size=(32, 64)).astype("float64"), borrow=True)
-    data_y = T.cast(tensorc.shared(rng.randint(0, 3, size=32).astype("float64")), "int32")
+    labels = rng.randint(0, 3, size=32).astype("float64")
+    data_y = T.cast(tensorc.shared(labels), "int32")
     index, x, y = T.lscalar(), T.matrix("x"), T.ivector("y")
     filter_shape, image_shape = (4, 1, 3, 3), (batch, 1, 8, 8)
     bound = np.sqrt(6.0 / (9 + 4 * 9 / 4))
     W = tensorc.shared(rng.uniform(-bound, bound, size=filter_shape), borrow=True)
     b = tensorc.shared(np.zeros(4), borrow=True)
-    conv_out = conv2d(input=x.reshape(image_shape), filters=W, filter_shape=filter_shape,
-                      input_shape=image_shape)
+    conv_out = conv2d(input=x.reshape(image_shape), filters=W,
+                      filter_shape=filter_shape, input_shape=image_shape)
     pooled = pool.pool_2d(input=conv_out, ws=(2, 2), ignore_border=True)
     hidden = T.tanh(pooled + b.dimshuffle("x", 0, "x", "x")).flatten(2)
     V = tensorc.shared(rng.uniform(-0.1, 0.1, size=(36, 3)))
@@ -416,7 +423,7 @@ def test_theano_lenet_step_lowers_the_loss(mode):
         givens={x: data_x[index * batch:(index + 1) * batch],
                 y: data_y[index * batch:(index + 1) * batch]})
     losses = [np.mean([train(i) for i in range(4)]) for _ in range(6)]
-    assert all(b < a for a, b in zip(losses, losses[1:])), losses
+    assert all(b < a for a, b in itertools.pairwise(losses)), losses
     assert losses[-1] < losses[0] - 0.1, losses
 
 

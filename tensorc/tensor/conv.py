@@ -28,7 +28,12 @@ from tensorc.errors import ShapeError
 from tensorc.frontend.elemwise import as_variable, constant, dim
 from tensorc.frontend.reduce import dot
 from tensorc.frontend.shape_ops import (
-    alloc, concatenate, getitem, reshape, set_subtensor, transpose,
+    alloc,
+    concatenate,
+    getitem,
+    reshape,
+    set_subtensor,
+    transpose,
 )
 from tensorc.frontend.variable import Variable, user_location
 
@@ -46,8 +51,8 @@ def pair(value: Any, what: str, who: str, minimum: int) -> Pair:
     argument in the error)."""
     values = (value, value) if isinstance(value, int) else tuple(value)
     if len(values) != 2 or not all(isinstance(v, int) and v >= minimum for v in values):
-        raise ValueError(f"{who}: {what} must be an int or a pair of ints >= {minimum}, "
-                         f"got {value!r} (at {user_location()})")
+        raise ValueError(f"{who}: {what} must be an int or a pair of ints >= "
+                         f"{minimum}, got {value!r} (at {user_location()})")
     return values  # type: ignore[return-value]
 
 
@@ -146,14 +151,15 @@ def correlate(x: Variable, filters: Variable, stride: Pair,
     x_p[n, ch, r * sh + i * dh, c * sw + j * dw] * filters[o, ch, i, j], with x_p
     the input zero-padded by pads = ((top, bottom), (left, right)).
     """
-    kernel = filters.type.shape[2], filters.type.shape[3]
+    kernel = static_kernel(filters, "filters of a static kernel size", "convolution")
     channels_last = pad(transpose(x, (0, 2, 3, 1)), (1, 2), pads, 0)
-    out = tuple(
-        output_size(size_of(x, axis), sum(pads[k]), dilation[k] * (kernel[k] - 1) + 1,
+    rows, columns = (
+        output_size(size_of(x, 2 + k), sum(pads[k]), dilation[k] * (kernel[k] - 1) + 1,
                     stride[k])
-        for k, axis in enumerate((2, 3))
+        for k in range(2)
     )
-    slices = window_slices(channels_last, (1, 2), kernel, stride, dilation, out)  # type: ignore[arg-type]
+    slices = window_slices(channels_last, (1, 2), kernel, stride, dilation,
+                           (rows, columns))
     # Columns are ordered (i, j, channel): the filters as (kh, kw, C, O) rows.
     weights = reshape(transpose(filters, (2, 3, 1, 0)), [-1, dim(filters, 0)])
     products = dot(concatenate(slices, axis=3), weights)
@@ -169,9 +175,10 @@ def _border_pads(border_mode: Any, kernel: Pair, dilation: Pair) -> Pair:
         return (extents[0] - 1, extents[1] - 1)
     if border_mode == "half":
         return (extents[0] // 2, extents[1] // 2)
-    if isinstance(border_mode, str):
-        raise ValueError(f"conv2d: border_mode must be 'valid', 'full', 'half', an int "
-                         f"or a pair of ints, got {border_mode!r} (at {user_location()})")
+    if isinstance(border_mode, str):  # a bad value (Theano's ValueError), not a type
+        raise ValueError(  # noqa: TRY004
+            f"conv2d: border_mode must be 'valid', 'full', 'half', an int or a pair "
+            f"of ints, got {border_mode!r} (at {user_location()})")
     return pair(border_mode, "border_mode", "conv2d", 0)
 
 
@@ -195,7 +202,7 @@ def _check_fits(x: Variable, filters: Variable, pads: Pair, dilation: Pair,
                              f"{name}) (at {user_location()})")
 
 
-def conv2d(input: Any, filters: Any, input_shape: Sequence[int | None] | None = None,  # noqa: A002
+def conv2d(input: Any, filters: Any, input_shape: Sequence[int | None] | None = None,
            filter_shape: Sequence[int | None] | None = None,
            border_mode: str | int | Pair = "valid", subsample: Pair = (1, 1),
            filter_flip: bool = True, filter_dilation: Pair = (1, 1),
@@ -219,7 +226,8 @@ def conv2d(input: Any, filters: Any, input_shape: Sequence[int | None] | None = 
         input_shape = image_shape
     x = pin_dims(x, input_shape, "input_shape", "conv2d")
     if filter_shape is None and w.op == "shared":  # the shape it has now
-        filter_shape = (None, None, *w.get_value(borrow=True).shape[2:])  # type: ignore[attr-defined]
+        current = w.get_value(borrow=True).shape  # type: ignore[attr-defined]
+        filter_shape = (None, None, *current[2:])
     w = pin_dims(w, filter_shape, "filter_shape", "conv2d")
     kernel = static_kernel(w, "filter_shape=(out, in, rows, columns)", "conv2d")
     stride = pair(subsample, "subsample", "conv2d", 1)

@@ -15,17 +15,37 @@ import numpy as np
 
 from tensorc.errors import ShapeError
 from tensorc.frontend.elemwise import (
-    as_variable, cast, eq, maximum, minimum, switch, true_div,
+    as_variable,
+    cast,
+    eq,
+    maximum,
+    minimum,
+    switch,
+    true_div,
 )
 from tensorc.frontend.reduce import max as reduce_max
 from tensorc.frontend.reduce import sum as reduce_sum
 from tensorc.frontend.shape_ops import (
-    alloc, arange, dimshuffle, getitem, reshape, set_subtensor, zeros_like,
+    alloc,
+    arange,
+    dimshuffle,
+    getitem,
+    reshape,
+    set_subtensor,
+    zeros_like,
 )
 from tensorc.frontend.variable import Variable, user_location
-from tensorc.tensor.conv import DimLike, Pair, output_size, pad, pair, size_of, window_slices
+from tensorc.tensor.conv import (
+    DimLike,
+    Pair,
+    output_size,
+    pad,
+    pair,
+    size_of,
+    window_slices,
+)
 
-__all__ = ["pool_2d", "max_pool_2d_same_size"]
+__all__ = ["max_pool_2d_same_size", "pool_2d"]
 
 MODES = ("max", "sum", "average_inc_pad", "average_exc_pad")
 
@@ -88,7 +108,7 @@ def _average(total: Variable, counts: tuple[Variable, Variable]) -> Variable:
     return true_div(total, cast(per_window, total.dtype))
 
 
-def pool_2d(input: Any, ws: Any = None, ignore_border: bool = True,  # noqa: A002
+def pool_2d(input: Any, ws: Any = None, ignore_border: bool = True,
             stride: Any = None, pad: Any = (0, 0), mode: str = "max", ds: Any = None,
             st: Any = None, padding: Any = None) -> Variable:
     """Theano's pooling of the last two dims of `input` (any rank >= 2) over
@@ -126,13 +146,14 @@ def _theano_pool(x: Variable, window: Pair, stride: Pair, pads: Pair,
                  ignore_border: bool, mode: str) -> Variable:
     axes = (x.ndim - 2, x.ndim - 1)
     sizes = [size_of(x, a) for a in axes]
-    out = tuple(_theano_out(sizes[k] + 2 * pads[k], window[k], stride[k], ignore_border)
-                for k in range(2))
+    out = (_theano_out(sizes[0] + 2 * pads[0], window[0], stride[0], ignore_border),
+           _theano_out(sizes[1] + 2 * pads[1], window[1], stride[1], ignore_border))
     # Without ignore_border the last window may stick out by up to window - 1.
     after = pads if ignore_border else (window[0] - 1, window[1] - 1)
     fill = lowest(x.dtype) if mode == "max" else 0
     padded = pad(x, axes, ((pads[0], after[0]), (pads[1], after[1])), fill)
-    total = pool_windows(padded, window, stride, out, "max" if mode == "max" else "sum")  # type: ignore[arg-type]
+    reduction = "max" if mode == "max" else "sum"
+    total = pool_windows(padded, window, stride, out, reduction)
     if mode in ("max", "sum"):
         return total
     if ignore_border and (mode == "average_inc_pad" or pads == (0, 0)):
@@ -148,7 +169,7 @@ def _theano_pool(x: Variable, window: Pair, stride: Pair, pads: Pair,
     return _average(total, counts)  # type: ignore[arg-type]
 
 
-def max_pool_2d_same_size(input: Any, patch_size: Any) -> Variable:  # noqa: A002
+def max_pool_2d_same_size(input: Any, patch_size: Any) -> Variable:
     """`input` with every element that is not the maximum of its non-overlapping
     `patch_size` patch set to zero (Theano's; rows and columns past the last whole
     patch become zero)."""
