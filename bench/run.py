@@ -293,6 +293,64 @@ def w4_mlp(batch: int = 128, sizes: tuple[int, int, int] = (784, 256, 10)) -> Ro
     return row
 
 
+def w7_rnn_scan(steps: int = 100, batch: int = 32, sizes: tuple[int, int] = (64, 128)
+                ) -> Row:
+    """A tanh RNN over `steps` steps (scan), last-state squared error, SGD step."""
+    import tensorc
+    import tensorc.tensor as T
+
+    inputs, hidden = sizes
+    row = Row(f"W7 RNN scan {steps} steps, batch {batch}, {inputs}-{hidden} SGD step")
+    rng = np.random.default_rng(5)
+    init = [rng.standard_normal((inputs, hidden)) * 0.1,
+            rng.standard_normal((hidden, hidden)) * 0.1]
+    data = rng.standard_normal((steps, batch, inputs))
+    target = rng.standard_normal((batch, hidden))
+
+    def build(lib, tensor, scan, grad, shared, function, **mode):
+        x, y = tensor.tensor3(), tensor.dmatrix()
+        wx, wh = (shared(v.copy()) for v in init)
+        hs, _ = scan(lambda x_t, h: tensor.tanh(tensor.dot(x_t, wx) + tensor.dot(h, wh)),
+                     sequences=x, outputs_info=tensor.zeros((batch, hidden)))
+        loss = ((hs[-1] - y) ** 2).mean()
+        gx, gh = grad(loss, [wx, wh])
+        return function([x, y], loss, updates=[(wx, wx - 0.1 * gx), (wh, wh - 0.1 * gh)],
+                        **mode)
+
+    step = build(tensorc, T, tensorc.scan, T.grad, tensorc.shared, tensorc.function)
+    row.times["tensorc"] = measure(lambda: step(data, target))
+    found = _pytensor()
+    if found:
+        pytensor, pt = found
+        pstep = build(pytensor, pt, pytensor.scan, pytensor.grad, pytensor.shared,
+                      pytensor.function, mode="CVM")
+        row.times["pytensor CVM"] = measure(lambda: pstep(data, target))
+    found_jax = _jax()
+    if found_jax:
+        jax, jnp = found_jax
+
+        def jloss(ps, xs, y):
+            def body(h, x_t):
+                h = jnp.tanh(x_t @ ps[0] + h @ ps[1])
+                return h, None
+
+            h, _ = jax.lax.scan(body, jnp.zeros((batch, hidden)), xs)
+            return ((h - y) ** 2).mean()
+
+        @jax.jit
+        def jstep(ps, xs, y):
+            value, gs = jax.value_and_grad(jloss)(ps, xs, y)
+            return value, [p - 0.1 * g for p, g in zip(ps, gs)]
+
+        state = [[jnp.asarray(v) for v in init]]
+
+        def jax_step():
+            value, state[0] = jstep(state[0], data, target)
+            return _block(value)
+
+        row.times["jax.jit"] = measure(jax_step)
+    return row
+
 def w5_call_overhead(n: int) -> Row:
     import tensorc
     import tensorc.tensor as T
@@ -426,6 +484,7 @@ def main() -> None:
         "W4": [lambda: w4_mlp()],
         "W5": [lambda: w5_call_overhead(0), lambda: w5_call_overhead(10)],
         "W6": [lambda: w6_compile_time("W1"), lambda: w6_compile_time("W4")],
+        "W7": [lambda: w7_rnn_scan(20 if args.quick else 100)],
     }
     chosen = [w.strip() for w in args.only.split(",") if w.strip()] or list(plan)
     rows = []

@@ -35,6 +35,7 @@ CHAINER_FUNCTIONS = [
     "dropout", "elu", "embed_id", "expand_dims", "flatten", "get_item", "hstack",
     "identity", "max", "maximum", "min", "minimum", "sigmoid_cross_entropy",
     "split_axis", "squeeze", "stack", "swapaxes", "vstack", "where",
+    "convolution_2d", "max_pooling_2d", "average_pooling_2d",
 ]
 """Functions added for Chainer programs (checked by tests/test_chainer_compat.py)."""
 
@@ -46,7 +47,8 @@ __all__ = [
     "mean_squared_error", "min", "minimum", "relu", "reshape", "sigmoid",
     "sigmoid_cross_entropy", "sin", "softmax", "softmax_cross_entropy", "softplus",
     "split_axis", "sqrt", "square", "squeeze", "stack", "sum", "swapaxes", "tanh",
-    "transpose", "vstack", "where",
+    "transpose", "vstack", "where", "convolution_2d", "max_pooling_2d",
+    "average_pooling_2d",
 ]
 
 # -- float16: compute in float32, return float16 ---------------------------------

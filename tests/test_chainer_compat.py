@@ -423,7 +423,28 @@ CASES = {
         lambda a, b: F.matmul(a, b, transa=True, transb=True),
         [_u(2, 4, 3), _u(1, 5, 4)],
         lambda a, b: np.matmul(a.swapaxes(1, 2), b.swapaxes(1, 2))),
+    "convolution_2d": (
+        lambda x, w, b: F.convolution_2d(x, w, b, stride=2, pad=1),
+        [_u(1, 2, 5, 4), _u(3, 2, 3, 3), _u(3)], lambda x, w, b: _correlate(x, w, b, 2, 1)),
+    "max_pooling_2d": (lambda x: F.max_pooling_2d(x, 2), [_u(1, 2, 4, 6)],
+                       lambda x: x.reshape(1, 2, 2, 2, 3, 2).max(axis=(3, 5))),
+    "average_pooling_2d": (lambda x: F.average_pooling_2d(x, 2), [_u(1, 2, 4, 6)],
+                           lambda x: x.reshape(1, 2, 2, 2, 3, 2).mean(axis=(3, 5))),
 }
+
+
+def _correlate(x, w, b, stride, pad):
+    """Chainer's convolution_2d (a cross-correlation) with explicit loops."""
+    x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    kh, kw = w.shape[2:]
+    rows = (x.shape[2] - kh) // stride + 1
+    cols = (x.shape[3] - kw) // stride + 1
+    out = np.empty((x.shape[0], w.shape[0], rows, cols))
+    for i in range(rows):
+        for j in range(cols):
+            window = x[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
+            out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3]))
+    return out + b[None, :, None, None]
 
 # Functions without gradients: values only.
 VALUE_CASES = {
