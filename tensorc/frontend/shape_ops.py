@@ -90,6 +90,12 @@ def _shape_entries(spec: Any) -> list[DimLike]:
     return [_dim_value(d) for d in spec]
 
 
+def shape_entries(spec: Any) -> list[DimLike]:
+    """A shape argument (ints, integer scalars, `x.shape`, a shape vector of
+    static length) as ints and 0-d int64 variables."""
+    return _shape_entries(spec)
+
+
 def _product(values: Sequence[DimLike]) -> DimLike:
     total: DimLike = 1
     for v in values:
@@ -250,11 +256,13 @@ def _expand_key(x: Variable, key: Any) -> list[Any]:
         raise IndexError(
             f"too many indices for a {x.ndim}-d tensor: {len(real)} (at {user_location()})"
         )
-    if key.count(Ellipsis) > 1:
+    # by identity: `==` on a numpy-array index would compare elementwise
+    ellipses = [i for i, k in enumerate(key) if k is Ellipsis]
+    if len(ellipses) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
     fill = [slice(None)] * (x.ndim - len(real))
-    if Ellipsis in key:
-        at = key.index(Ellipsis)
+    if ellipses:
+        at = ellipses[0]
         return key[:at] + fill + key[at + 1:]
     return key + fill
 
@@ -295,7 +303,7 @@ def _getitem(x: Variable, key: Any) -> Variable:
             and (has_array or x.type.shape[axis] is None)
         ):
             advanced[axis] = e
-    if advanced and None in entries:
+    if advanced and builtins.any(e is None for e in entries):
         raise IndexError("combining np.newaxis with integer-array indexing is not supported")
     sliced, drop = _basic_slice(x, real, advanced)
     if not advanced:
@@ -486,7 +494,7 @@ def _write_subtensor(subtensor: Variable, value: Any, increment: bool) -> Variab
     broadcast_shape([subtensor, update], "set_subtensor")
     update = broadcast_to(update, subtensor.type.shape, [subtensor])
     entries = _expand_key(x, key)
-    if None in entries:
+    if builtins.any(e is None for e in entries):
         raise IndexError("set_subtensor/inc_subtensor do not support np.newaxis")
     if any(_is_advanced(e) and _index_ndim(e) > 0 for e in entries):
         return _write_advanced(x, entries, update, increment)

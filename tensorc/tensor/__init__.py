@@ -16,14 +16,22 @@ from tensorc.frontend.elemwise import (  # noqa: F401
     sqr, sqrt, sub, switch, tan, tanh, true_div, xor,
 )
 from tensorc.frontend.reduce import (  # noqa: F401
-    argmax, argmin, dot, max, mean, min, outer, prod, std, sum, var,
+    argmax, argmin, batched_dot, batched_tensordot, dot, max, mean, min, outer, prod,
+    std, sum, tensordot, var,
 )
 from tensorc.frontend.shape_ops import (  # noqa: F401
     alloc, arange, concatenate, dimshuffle, fill, flatten, inc_subtensor, ones, ones_like,
     reshape, set_subtensor, shape, stack, transpose, zeros, zeros_like,
 )
 from tensorc.frontend.variable import TensorType, Variable
-from tensorc.tensor import nnet  # noqa: F401
+from tensorc.tensor import extra_ops, nlinalg, nnet  # noqa: F401
+from tensorc.tensor.basic import (  # noqa: F401
+    addbroadcast, all, any, diag, eye, identity_like, largest, patternbroadcast,
+    shape_padaxis, shape_padleft, shape_padright, smallest, specify_shape, tile,
+    unbroadcast,
+)
+from tensorc.tensor.extra_ops import cumprod, cumsum, repeat  # noqa: F401
+from tensorc.tensor.unimplemented import unimplemented
 
 TensorVariable = Variable
 where = switch
@@ -32,6 +40,11 @@ as_tensor = as_variable
 sign = sgn
 inv = reciprocal
 power = pow
+abs_ = abs
+sort = unimplemented("T.sort")
+argsort = unimplemented("T.argsort")
+gammaln = unimplemented("T.gammaln")
+psi = unimplemented("T.psi")
 
 _PREFIX_DTYPES = {
     "b": "int8", "w": "int16", "i": "int32", "l": "int64",
@@ -87,3 +100,12 @@ def grad(cost: Any, wrt: Any, **kwargs: Any) -> Any:
     from tensorc.gradient import grad as _grad
 
     return _grad(cost, wrt, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    """`T.shared_randomstreams`, imported at first use (as Theano exposes it)."""
+    if name == "shared_randomstreams":
+        import importlib
+
+        return importlib.import_module("tensorc.tensor.shared_randomstreams")
+    raise AttributeError(f"module 'tensorc.tensor' has no attribute {name!r}")
