@@ -229,8 +229,8 @@ def _known_pairs(known_grads: Any) -> list[tuple[Variable, Variable]]:
             d_g == 1 or d_g == d_v for d_g, d_v in zip(padded, var.type.shape))
         if not fits:
             raise ShapeError(
-                f"grad: known_grads[{var!r}] has shape {_shape_text(g)}, which does not "
-                f"fit {var!r} of shape {_shape_text(var)} (created at {var.loc}); "
+                f"grad: known_grads[{var!r}] has shape {_shape_text(g)}, which does "
+                f"not fit {var!r} of shape {_shape_text(var)} (created at {var.loc}); "
                 f"dims must be equal or 1 (at {user_location()})")
         pairs.append((var, g))
     return pairs

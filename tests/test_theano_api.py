@@ -28,8 +28,9 @@ def check_all(outputs: list, expected: list) -> None:
         assert got.dtype == want.dtype, (i, got.dtype, want.dtype)
         # float32 running sums associate differently from numpy's sequential ones
         tolerance = 1e-6 if want.dtype == np.float32 else 1e-12
-        np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance,
-                                   err_msg=str(i))
+        np.testing.assert_allclose(
+            got, want, rtol=tolerance, atol=tolerance, err_msg=str(i)
+        )
 
 
 # -- In / Out ------------------------------------------------------------------------
@@ -37,11 +38,17 @@ def check_all(outputs: list, expected: list) -> None:
 
 def test_in_and_out_accept_theanos_hints(mode):
     x, y = T.dmatrix("x"), T.fvector("y")
-    f = theano.function([theano.In(x, borrow=True, mutable=False)],
-                        theano.Out(x * 2, borrow=True), mode=mode)
+    f = theano.function(
+        [theano.In(x, borrow=True, mutable=False)],
+        theano.Out(x * 2, borrow=True),
+        mode=mode,
+    )
     np.testing.assert_array_equal(f(np.ones((2, 2))), np.full((2, 2), 2.0))
-    g = theano.function([theano.In(y, allow_downcast=True), theano.In(x, "m", strict=True)],
-                        [theano.Out(y * 2), x], mode=mode)
+    g = theano.function(
+        [theano.In(y, allow_downcast=True), theano.In(x, "m", strict=True)],
+        [theano.Out(y * 2), x],
+        mode=mode,
+    )
     got = g(np.ones(2), m=np.ones((1, 1)))  # float64 -> float32 allowed for y only
     assert got[0].dtype == np.float32 and got[1].shape == (1, 1)
     with pytest.raises(DTypeError, match="'x'.*strict.*float32"):
@@ -58,20 +65,22 @@ def test_in_refuses_stateful_inputs():
     assert "Out" in theano.__all__
 
 
-# -- grad(known_grads=...) -------------------------------------------------------------
+# -- grad(known_grads=...) -----------------------------------------------------------
 
 
 def test_known_grads_agree_with_explicit_gradients(mode):
     x, w = T.dvector("x"), T.dvector("w")
     h = T.tanh(x * w)
-    cost = (h ** 2).sum()
+    cost = (h**2).sum()
     y = h * 3
     outputs = [
-        *T.grad(None, [x, w], known_grads={h: T.grad(cost, h)}), *T.grad(cost, [x, w]),
+        *T.grad(None, [x, w], known_grads={h: T.grad(cost, h)}),
+        *T.grad(cost, [x, w]),
         # a known gradient overrides what flows into its variable from the cost
-        T.grad(cost, x, known_grads={h: T.ones_like(h)}), T.grad(h.sum(), x),
+        T.grad(cost, x, known_grads={h: T.ones_like(h)}),
+        T.grad(h.sum(), x),
         # a wrt below the known variable, and the known variable itself
-        *T.grad((y ** 2).sum() + x.sum(), [y, x], known_grads={h: T.ones_like(h)}),
+        *T.grad((y**2).sum() + x.sum(), [y, x], known_grads={h: T.ones_like(h)}),
         T.grad(None, h, known_grads={h: 2 * x}),
     ]
     f = theano.function([x, w], outputs, mode=mode)
@@ -82,7 +91,7 @@ def test_known_grads_agree_with_explicit_gradients(mode):
     np.testing.assert_allclose(r[4], r[5])
     t = np.tanh(X * W)
     np.testing.assert_allclose(r[6], 6 * t)
-    np.testing.assert_allclose(r[7], 1 + (1 - t ** 2) * W)
+    np.testing.assert_allclose(r[7], 1 + (1 - t**2) * W)
     np.testing.assert_allclose(r[8], 2 * X)
 
 
@@ -101,35 +110,66 @@ def test_grad_clip_is_a_clear_error():
         theano.gradient.grad_clip(T.dvector(), -1, 1)
 
 
-# -- products -----------------------------------------------------------------------
+# -- products ------------------------------------------------------------------------
 
 
 def test_tensordot_batched_dot_and_nd_dot(mode):
     a, b, c = T.tensor3("a"), T.dmatrix("b"), T.tensor3("c")
-    A, B, C = rng.normal(size=(2, 3, 4)), rng.normal(size=(4, 5)), rng.normal(size=(2, 4, 5))
+    A, B, C = (
+        rng.normal(size=(2, 3, 4)),
+        rng.normal(size=(4, 5)),
+        rng.normal(size=(2, 4, 5)),
+    )
     outputs = [
-        T.tensordot(a, b, 1), T.tensordot(a, c, [[0, 2], [0, 1]]), T.tensordot(a, b, 0),
-        T.tensordot(a, c, axes=(-1, 1)), T.dot(a, b), T.dot(b.T, c), a.dot(b),
-        T.batched_dot(a, c), T.batched_dot(a[:, 0], c), T.batched_dot(b[:2], b[:2]),
+        T.tensordot(a, b, 1),
+        T.tensordot(a, c, [[0, 2], [0, 1]]),
+        T.tensordot(a, b, 0),
+        T.tensordot(a, c, axes=(-1, 1)),
+        T.dot(a, b),
+        T.dot(b.T, c),
+        a.dot(b),
+        T.batched_dot(a, c),
+        T.batched_dot(a[:, 0], c),
+        T.batched_dot(b[:2], b[:2]),
         T.batched_dot(T.specify_shape(a, (2, 3, 4)), T.specify_shape(c, (2, 4, 5))),
         T.batched_tensordot(a, c, [[2], [1]]),
     ]
     f = theano.function([a, b, c], outputs, mode=mode, on_unused_input="ignore")
     r = f(A, B, C)
     bd = np.einsum("bij,bjk->bik", A, C)
-    check_all(r, [
-        np.tensordot(A, B, 1), np.tensordot(A, C, [[0, 2], [0, 1]]), np.tensordot(A, B, 0),
-        np.tensordot(A, C, (-1, 1)), np.dot(A, B), np.dot(B.T, C), np.dot(A, B), bd,
-        np.einsum("bi,bij->bj", A[:, 0], C), np.sum(B[:2] * B[:2], axis=1), bd, bd])
+    check_all(
+        r,
+        [
+            np.tensordot(A, B, 1),
+            np.tensordot(A, C, [[0, 2], [0, 1]]),
+            np.tensordot(A, B, 0),
+            np.tensordot(A, C, (-1, 1)),
+            np.dot(A, B),
+            np.dot(B.T, C),
+            np.dot(A, B),
+            bd,
+            np.einsum("bi,bij->bj", A[:, 0], C),
+            np.sum(B[:2] * B[:2], axis=1),
+            bd,
+            bd,
+        ],
+    )
 
 
 def test_product_gradients(mode):
-    verify_grad(lambda a, b: T.tensordot(a, b, [[0, 2], [1, 0]]),
-                [rng.normal(size=(2, 3, 4)), rng.normal(size=(4, 2))], mode=mode)
+    verify_grad(
+        lambda a, b: T.tensordot(a, b, [[0, 2], [1, 0]]),
+        [rng.normal(size=(2, 3, 4)), rng.normal(size=(4, 2))],
+        mode=mode,
+    )
     # a small static batch (elementwise product + sum) and a dynamic one (scan)
-    verify_grad(lambda a, b: T.batched_dot(T.specify_shape(a, (2, 3, 4)), b) +
-                T.batched_dot(a, b), [rng.normal(size=(2, 3, 4)),
-                                      rng.normal(size=(2, 4, 2))], mode=mode)
+    verify_grad(
+        lambda a, b: (
+            T.batched_dot(T.specify_shape(a, (2, 3, 4)), b) + T.batched_dot(a, b)
+        ),
+        [rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 4, 2))],
+        mode=mode,
+    )
 
 
 def test_product_errors_name_the_argument_and_line():
@@ -155,21 +195,61 @@ def test_basic_functions_against_numpy(mode):
     x, v, n = T.dmatrix("x"), T.dvector("v"), T.lscalar("n")
     X, V = np.arange(12.0).reshape(3, 4), np.array([1.0, -2.0, np.inf])
     outputs = [
-        T.eye(3), T.eye(n, 4, k=1), T.eye(2, dtype="int32"), T.identity_like(x),
-        T.diag(v), T.diag(v, 1), T.diag(v, -2), T.diag(x), T.diag(x, 1), T.diag(x, -1),
-        T.diag(x, 5), T.nlinalg.trace(x), T.tile(v, 2), T.tile(x, (2, 1, 3)),
-        T.any(v > 0), T.all(x, axis=0), T.any(x - x, axis=1, keepdims=True),
-        T.largest(x, 3.0), T.smallest(x, 5, x * 2), T.shape_padleft(v, 2),
-        T.shape_padright(v), T.shape_padaxis(x, 1), T.shape_padaxis(x, -1), T.abs_(v),
+        T.eye(3),
+        T.eye(n, 4, k=1),
+        T.eye(2, dtype="int32"),
+        T.identity_like(x),
+        T.diag(v),
+        T.diag(v, 1),
+        T.diag(v, -2),
+        T.diag(x),
+        T.diag(x, 1),
+        T.diag(x, -1),
+        T.diag(x, 5),
+        T.nlinalg.trace(x),
+        T.tile(v, 2),
+        T.tile(x, (2, 1, 3)),
+        T.any(v > 0),
+        T.all(x, axis=0),
+        T.any(x - x, axis=1, keepdims=True),
+        T.largest(x, 3.0),
+        T.smallest(x, 5, x * 2),
+        T.shape_padleft(v, 2),
+        T.shape_padright(v),
+        T.shape_padaxis(x, 1),
+        T.shape_padaxis(x, -1),
+        T.abs_(v),
     ]
     r = theano.function([x, v, n], outputs, mode=mode)(X, V, 2)
-    check_all(r, [
-        np.eye(3), np.eye(2, 4, 1), np.eye(2, dtype="int32"), np.eye(3, 4), np.diag(V),
-        np.diag(V, 1), np.diag(V, -2), np.diag(X), np.diag(X, 1), np.diag(X, -1),
-        np.diag(X, 5), np.trace(X), np.tile(V, 2), np.tile(X, (2, 1, 3)), np.any(V > 0),
-        np.all(X, axis=0), np.any(X - X, axis=1, keepdims=True), np.maximum(X, 3),
-        np.minimum(np.minimum(X, 5), 2 * X), V[None, None], V[:, None], X[:, None],
-        X[:, :, None], np.abs(V)])
+    check_all(
+        r,
+        [
+            np.eye(3),
+            np.eye(2, 4, 1),
+            np.eye(2, dtype="int32"),
+            np.eye(3, 4),
+            np.diag(V),
+            np.diag(V, 1),
+            np.diag(V, -2),
+            np.diag(X),
+            np.diag(X, 1),
+            np.diag(X, -1),
+            np.diag(X, 5),
+            np.trace(X),
+            np.tile(V, 2),
+            np.tile(X, (2, 1, 3)),
+            np.any(V > 0),
+            np.all(X, axis=0),
+            np.any(X - X, axis=1, keepdims=True),
+            np.maximum(X, 3),
+            np.minimum(np.minimum(X, 5), 2 * X),
+            V[None, None],
+            V[:, None],
+            X[:, None],
+            X[:, :, None],
+            np.abs(V),
+        ],
+    )
     assert T.eye(3).type.shape == (3, 3) and T.diag(static(3, 5)).type.shape == (3,)
     assert T.tile(static(2, 3), (2, 2)).type.shape == (4, 6)
 
@@ -183,15 +263,22 @@ def test_largest_follows_theanos_switch_on_ties_and_nan(mode):
 
 
 def test_basic_gradients(mode):
-    verify_grad(lambda v, x: T.diag(v, 1).sum() * T.diag(x, -1)
-                + T.tile(v, (2, 2))[:, :3].sum(axis=1)[:2]
-                + T.largest(x[0], x[1], 0.3)[:2] * T.shape_padleft(v)[0, :2],
-                [rng.normal(size=3), rng.normal(size=(3, 3))], mode=mode)
+    verify_grad(
+        lambda v, x: (
+            T.diag(v, 1).sum() * T.diag(x, -1)
+            + T.tile(v, (2, 2))[:, :3].sum(axis=1)[:2]
+            + T.largest(x[0], x[1], 0.3)[:2] * T.shape_padleft(v)[0, :2]
+        ),
+        [rng.normal(size=3), rng.normal(size=(3, 3))],
+        mode=mode,
+    )
 
 
 def test_basic_errors_name_the_argument_and_line():
     x = T.dmatrix("x")
-    with pytest.raises(ShapeError, match=f"diag: v must be a vector or a matrix.*{HERE}"):
+    with pytest.raises(
+        ShapeError, match=f"diag: v must be a vector or a matrix.*{HERE}"
+    ):
         T.diag(T.tensor3())
     with pytest.raises(ShapeError, match=f"identity_like: x must be a matrix.*{HERE}"):
         T.identity_like(T.dvector())
@@ -205,7 +292,7 @@ def test_basic_errors_name_the_argument_and_line():
         T.eye(3, k=0.5)
 
 
-# -- static types: addbroadcast, unbroadcast, patternbroadcast, specify_shape ---------
+# -- static types: addbroadcast, unbroadcast, patternbroadcast, specify_shape --------
 
 
 def test_static_type_changes_and_their_run_time_checks(mode):
@@ -219,7 +306,9 @@ def test_static_type_changes_and_their_run_time_checks(mode):
     assert fixed.type.shape == (2, 3) and partial.type.shape == (2, None)
     f2 = theano.function([x, n], [fixed, partial], mode=mode)
     np.testing.assert_array_equal(
-        theano.function([x], added * 2, mode=mode)(np.ones((1, 3))), np.full((1, 3), 2.0))
+        theano.function([x], added * 2, mode=mode)(np.ones((1, 3))),
+        np.full((1, 3), 2.0),
+    )
     with pytest.raises(ShapeError, match=HERE):
         theano.function([x], added * 2, mode=mode)(np.ones((2, 3)))
     check_all(f2(np.ones((2, 3)), 3), [np.ones((2, 3))] * 2)
@@ -229,7 +318,9 @@ def test_static_type_changes_and_their_run_time_checks(mode):
     # an unbroadcast row no longer stretches; specify_shape of a static 1 is checked
     y = T.dmatrix("y")
     with pytest.raises(ShapeError, match=HERE):
-        theano.function([r, y], released + y, mode=mode)(np.ones((1, 3)), np.ones((2, 3)))
+        theano.function([r, y], released + y, mode=mode)(
+            np.ones((1, 3)), np.ones((2, 3))
+        )
     g = theano.function([r, n], T.specify_shape(r, (n, 3)), mode=mode)
     assert g(np.ones((1, 3)), 1).shape == (1, 3)
     with pytest.raises(ShapeError):
@@ -246,11 +337,13 @@ def test_static_type_errors():
         T.patternbroadcast(x, (True,))
     with pytest.raises(ShapeError, match=f"specify_shape: shape has 3 entries.*{HERE}"):
         T.specify_shape(x, (1, 2, 3))
-    with pytest.raises(ShapeError, match=f"specify_shape: dim 1 .* is 3, not 4.*{HERE}"):
+    with pytest.raises(
+        ShapeError, match=f"specify_shape: dim 1 .* is 3, not 4.*{HERE}"
+    ):
         T.specify_shape(static(2, 3), (2, 4))
 
 
-# -- extra_ops --------------------------------------------------------------------------
+# -- extra_ops -----------------------------------------------------------------------
 
 
 def test_extra_ops_against_numpy(mode):
@@ -258,30 +351,64 @@ def test_extra_ops_against_numpy(mode):
     X, V = rng.normal(size=(3, 5)), np.arange(1.0, 8.0)
     IV = np.array([1, 2, 3], np.int32)
     outputs = [
-        T.cumsum(x), T.cumsum(x, 0), T.cumsum(s, 1), T.cumsum(s), T.cumprod(s, 0),
-        T.cumprod(v), T.cumsum(iv), T.cumsum(iv > 1),
-        extra_ops.cumsum(s, axis=-1, dtype="float32"), extra_ops.diff(x),
-        extra_ops.diff(s, 2, axis=0), T.repeat(v, 2), T.repeat(x, 3, axis=1),
-        T.repeat(s, [1, 0, 2], axis=0), extra_ops.repeat(s, 2), T.repeat(iv, iv[0] + 1),
+        T.cumsum(x),
+        T.cumsum(x, 0),
+        T.cumsum(s, 1),
+        T.cumsum(s),
+        T.cumprod(s, 0),
+        T.cumprod(v),
+        T.cumsum(iv),
+        T.cumsum(iv > 1),
+        extra_ops.cumsum(s, axis=-1, dtype="float32"),
+        extra_ops.diff(x),
+        extra_ops.diff(s, 2, axis=0),
+        T.repeat(v, 2),
+        T.repeat(x, 3, axis=1),
+        T.repeat(s, [1, 0, 2], axis=0),
+        extra_ops.repeat(s, 2),
+        T.repeat(iv, iv[0] + 1),
     ]
     r = theano.function([x, v, s, iv], outputs, mode=mode)(X, V, X, IV)
-    check_all(r, [
-        np.cumsum(X), np.cumsum(X, 0), np.cumsum(X, 1), np.cumsum(X), np.cumprod(X, 0),
-        np.cumprod(V), np.cumsum(IV), np.cumsum(IV > 1),
-        np.cumsum(X, -1, dtype=np.float32), np.diff(X), np.diff(X, 2, axis=0),
-        np.repeat(V, 2), np.repeat(X, 3, axis=1), np.repeat(X, [1, 0, 2], axis=0),
-        np.repeat(X, 2), np.repeat(IV, 2)])
-    assert T.cumsum(s).type.shape == (15,) and T.repeat(s, 2, axis=1).type.shape == (3, 10)
+    check_all(
+        r,
+        [
+            np.cumsum(X),
+            np.cumsum(X, 0),
+            np.cumsum(X, 1),
+            np.cumsum(X),
+            np.cumprod(X, 0),
+            np.cumprod(V),
+            np.cumsum(IV),
+            np.cumsum(IV > 1),
+            np.cumsum(X, -1, dtype=np.float32),
+            np.diff(X),
+            np.diff(X, 2, axis=0),
+            np.repeat(V, 2),
+            np.repeat(X, 3, axis=1),
+            np.repeat(X, [1, 0, 2], axis=0),
+            np.repeat(X, 2),
+            np.repeat(IV, 2),
+        ],
+    )
+    assert T.cumsum(s).type.shape == (15,) and T.repeat(s, 2, axis=1).type.shape == (
+        3,
+        10,
+    )
 
 
 def test_extra_ops_gradients(mode):
     # static lengths (doubling scan) and a dynamic one (scan over the axis)
-    verify_grad(lambda s, v: T.cumsum(T.specify_shape(s, (3, 5)), 1)[:, :3]
-                * T.cumprod(T.specify_shape(v, (3,)))
-                + T.cumprod(s, axis=0)[:, 1:4] + extra_ops.diff(s)[:, 1:]
-                + T.repeat(v, 2)[None, 1:4],
-                [rng.uniform(0.5, 1.5, size=(3, 5)), rng.uniform(0.5, 1.5, size=3)],
-                mode=mode)
+    verify_grad(
+        lambda s, v: (
+            T.cumsum(T.specify_shape(s, (3, 5)), 1)[:, :3]
+            * T.cumprod(T.specify_shape(v, (3,)))
+            + T.cumprod(s, axis=0)[:, 1:4]
+            + extra_ops.diff(s)[:, 1:]
+            + T.repeat(v, 2)[None, 1:4]
+        ),
+        [rng.uniform(0.5, 1.5, size=(3, 5)), rng.uniform(0.5, 1.5, size=3)],
+        mode=mode,
+    )
 
 
 def test_extra_ops_errors():
@@ -298,12 +425,14 @@ def test_extra_ops_errors():
         extra_ops.diff(x, -1)
 
 
-# -- what is missing says so -------------------------------------------------------------
+# -- what is missing says so ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", ["sort", "argsort", "gammaln", "psi"])
 def test_missing_tensor_functions_name_themselves(name):
-    with pytest.raises(NotImplementedInTensorc, match=f"does not implement T.{name} yet"):
+    with pytest.raises(
+        NotImplementedInTensorc, match=f"does not implement T.{name} yet"
+    ):
         getattr(T, name)(T.dvector())
 
 

@@ -252,7 +252,8 @@ def _batched_contraction(a: Variable, b: Variable, axes_a: list[int],
     a, b = _product_operands(a, b, "batched_dot")
     free_a = [i for i in range(1, a.ndim) if i not in axes_a]
     free_b = [j for j in range(1, b.ndim) if j not in axes_b]
-    sizes = [a.type.shape[i] for i in free_a + axes_a] + [b.type.shape[j] for j in free_b]
+    sizes = [a.type.shape[i] for i in free_a + axes_a] + [
+        b.type.shape[j] for j in free_b]
     if None in sizes or int(np.prod(sizes)) > SMALL_BATCHED_PRODUCT:
         from tensorc.frontend.scan import scan
 
@@ -273,8 +274,9 @@ def batched_dot(a: Any, b: Any) -> Variable:
     vector operand scales the other's rows."""
     a, b = as_variable(a), as_variable(b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(f"batched_dot: {'a' if a.ndim == 0 else 'b'} must have a batch "
-                         f"axis, got a 0-d operand (at {user_location()})")
+        which = "a" if a.ndim == 0 else "b"
+        raise ShapeError(f"batched_dot: {which} must have a batch axis, got a 0-d "
+                         f"operand (at {user_location()})")
     if a.ndim == 1:
         return mul(dimshuffle(a, [0] + ["x"] * (b.ndim - 1)), b)
     if b.ndim == 1:

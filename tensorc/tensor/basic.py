@@ -64,7 +64,8 @@ def eye(n: Any, m: Any = None, k: int = 0, dtype: Any = "floatX") -> Variable:
     """An n x m matrix with ones on diagonal k (numpy.eye); n and m may be
     symbolic integer scalars."""
     if not isinstance(k, int | np.integer):
-        raise ShapeError(f"eye: k must be a Python int, got {k!r} (at {user_location()})")
+        raise ShapeError(f"eye: k must be a Python int, got {k!r} "
+                         f"(at {user_location()})")
     rows = arange(n, dtype="int64")
     columns = rows if m is None else arange(m, dtype="int64")
     mask = eq(dimshuffle(rows, (0, "x")) + int(k), dimshuffle(columns, ("x", 0)))
@@ -85,7 +86,8 @@ def diag(v: Any, k: int = 0) -> Variable:
     gives its diagonal k."""
     v = as_variable(v)
     if not isinstance(k, int | np.integer):
-        raise ShapeError(f"diag: k must be a Python int, got {k!r} (at {user_location()})")
+        raise ShapeError(f"diag: k must be a Python int, got {k!r} "
+                         f"(at {user_location()})")
     if v.ndim == 1:
         return _diagonal_matrix(v, int(k))
     if v.ndim == 2:
@@ -137,11 +139,11 @@ def tile(x: Any, reps: Any, ndim: int | None = None) -> Variable:
     spread = dimshuffle(x, [p for a in range(rank) for p in ("x", a)])
     sizes = [s for a in range(rank) for s in (values[a], dim(x, a))]
     tiled = alloc(spread, *sizes)
-    return reshape(tiled, [
-        values[a] * x.type.shape[a] if x.type.shape[a] is not None  # type: ignore[operator]
-        else values[a] * dim(x, a)
-        for a in range(rank)
-    ])
+    sizes_out: list[Any] = [
+        values[a] * size if size is not None else values[a] * dim(x, a)
+        for a, size in enumerate(x.type.shape)
+    ]
+    return reshape(tiled, sizes_out)
 
 
 # -- reductions and extrema -------------------------------------------------------

@@ -144,8 +144,9 @@ def repeat(x: Any, repeats: Any, axis: int | None = None) -> Variable:
     spread = dimshuffle(x, [*range(axis + 1), "x", *range(axis + 1, x.ndim)])
     sizes = [dim(x, a) for a in range(axis + 1)] + [repeats] + [
         dim(x, a) for a in range(axis + 1, x.ndim)]
-    merged = (x.type.shape[axis] * int(repeats)  # type: ignore[operator]
-              if isinstance(repeats, int | np.integer) and x.type.shape[axis] is not None
+    size = x.type.shape[axis]
+    merged = (size * int(repeats)
+              if isinstance(repeats, int | np.integer) and size is not None
               else mul(dim(x, axis), cast(count, "int64")))
     return reshape(alloc(spread, *sizes),
                    [dim(x, a) for a in range(axis)] + [merged] +
