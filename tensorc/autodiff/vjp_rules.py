@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from xdsl.dialects.builtin import TensorType, i64
 from xdsl.ir import Operation, SSAValue
 
-from tensorc.autodiff.builder import BIG, GradBuilder, element, shape
+from tensorc.autodiff.builder import BIG, GradBuilder, element, shape, tensor_of
 from tensorc.autodiff.scan import scan_vjp
 from tensorc.dialects import tc
 from tensorc.dialects.tc import DYNAMIC
@@ -317,6 +317,21 @@ def _concatenate(b: GradBuilder, op: Operation, g: SSAValue) -> Cotangents:
     return cotangents
 
 
+def _im2col(b: GradBuilder, op: Operation, g: SSAValue) -> Cotangents:
+    """Each image element gets the sum of the patch cotangents that read it."""
+    assert isinstance(op, tc.Im2colOp)
+    x = op.input
+    sizes = b.dynamic_dims(x, (2, 3))
+    return [b.emit(tc.Col2imOp(g, tensor_of(x), sizes, *op.window()))]
+
+
+def _col2im(b: GradBuilder, op: Operation, g: SSAValue) -> Cotangents:
+    """Each patch element gets the cotangent of the image element it was added to."""
+    assert isinstance(op, tc.Col2imOp)
+    patches = b.emit(tc.Im2colOp(g, *op.window()))
+    return [b.conform(patches, op.input), *[None] * len(op.dims)]
+
+
 # ---------------------------------------------------------------------------------
 # The registry
 # ---------------------------------------------------------------------------------
@@ -359,6 +374,8 @@ VJP_RULES: dict[type[Operation], Rule | NonDifferentiable] = {
     tc.StopGradientOp: NonDifferentiable("it exists to stop gradients"),
     tc.InsertSliceOp: _insert_slice,
     tc.ScatterAddOp: _scatter_add,
+    tc.Im2colOp: _im2col,
+    tc.Col2imOp: _col2im,
     tc.CompositeOp: NonDifferentiable(
         "tc-fuse-elemwise builds composites after tc-autodiff has run"),
     tc.ScanOp: MultiResultRule(scan_vjp),

@@ -1154,6 +1154,170 @@ class ScatterAddOp(TcOp):
 
 
 # ---------------------------------------------------------------------------------
+# Patch extraction for convolutions: im2col and its adjoint col2im
+# ---------------------------------------------------------------------------------
+
+
+def window_count(size: int, kernel: int, stride: int, dilation: int, pad_before: int,
+                 pad_after: int) -> int:
+    """How many windows of `kernel` taps `dilation` apart, moved by `stride`, fit in
+    `size` elements padded with `pad_before` and `pad_after` (< 1: none fits)."""
+    return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+class WindowOp(TcOp):
+    """Base of im2col/col2im: an image (N, C, H, W) and its patches (N, OH, OW, C,
+    KH, KW) with static `kernel` (KH, KW), `strides` (SH, SW), `dilations` (DH, DW)
+    and zero `pads` (top, left, bottom, right); OH = window_count(H, KH, SH, DH,
+    top, bottom), OW likewise."""
+
+    kernel = prop_def(DenseArrayBase)
+    strides = prop_def(DenseArrayBase)
+    dilations = prop_def(DenseArrayBase)
+    pads = prop_def(DenseArrayBase)
+
+    def window(self) -> tuple[tuple[int, ...], ...]:
+        """(kernel, strides, dilations, pads) as tuples of ints."""
+        return tuple(
+            tuple(p.get_values())  # type: ignore[misc]
+            for p in (self.kernel, self.strides, self.dilations, self.pads)
+        )
+
+    def _verify_window(self, image: TensorType, patches: TensorType) -> None:
+        kernel, strides, dilations, pads = self.window()
+        for what, values, size, least in (("kernel", kernel, 2, 1),
+                                          ("strides", strides, 2, 1),
+                                          ("dilations", dilations, 2, 1),
+                                          ("pads", pads, 4, 0)):
+            if len(values) != size or any(v < least for v in values):
+                _fail(self, f"{what} must have {size} entries >= {least}, got "
+                            f"{list(values)}")
+        if image.get_element_type() != patches.get_element_type():
+            _fail(self, f"element types differ: {image} vs {patches}")
+        if image.get_num_dims() != 4 or patches.get_num_dims() != 6:
+            _fail(self, f"needs a 4-d image (N, C, H, W) and 6-d patches (N, OH, OW, "
+                        f"C, KH, KW), got {image} and {patches}")
+        n, c, *sizes = image.get_shape()
+        counts = patches.get_shape()[1:3]
+        want = [n, *counts, c, *kernel]
+        if not all(map(_dims_compatible, want, patches.get_shape())):
+            _fail(self, f"patches {patches} do not match image {image} and kernel "
+                        f"{list(kernel)}")
+        for axis, size in enumerate(sizes):
+            if size == DYNAMIC:
+                continue
+            count = window_count(size, kernel[axis], strides[axis], dilations[axis],
+                                 pads[axis], pads[axis + 2])
+            if count < 1:
+                _fail(self, f"the kernel (dim {axis}: {kernel[axis]} taps, dilation "
+                            f"{dilations[axis]}) is larger than the padded image {image}")
+            if not _dims_compatible(count, counts[axis]):
+                _fail(self, f"patches dim {axis + 1} must be {count}, got {counts[axis]}")
+
+
+def _window_properties(kernel: Sequence[int], strides: Sequence[int],
+                       dilations: Sequence[int], pads: Sequence[int]
+                       ) -> dict[str, Attribute]:
+    return {"kernel": _i64_array(kernel), "strides": _i64_array(strides),
+            "dilations": _i64_array(dilations), "pads": _i64_array(pads)}
+
+
+@irdl_op_definition
+class Im2colOp(WindowOp):
+    """The patches of an image: result[n, oh, ow, c, kh, kw] =
+    input[n, c, oh * SH + kh * DH - pad_top, ow * SW + kw * DW - pad_left], zero
+    where that position is outside the input (in the padding). A convolution is
+    these patches, reshaped to (N * OH * OW, C * KH * KW), times the filters.
+    The kernel must fit in the padded input (OH, OW >= 1; checked at run time when
+    H or W is dynamic).
+
+    Example:
+
+        %p = tc.im2col %x kernel = array<i64: 5, 5> strides = array<i64: 1, 1>
+               dilations = array<i64: 1, 1> pads = array<i64: 2, 2, 2, 2>
+               : tensor<?x1x28x28xf64> -> tensor<?x28x28x1x5x5xf64>
+    """
+
+    name = "tc.im2col"
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$input `kernel` `=` qualified($kernel) `strides` `=` qualified($strides) "
+        "`dilations` `=` qualified($dilations) `pads` `=` qualified($pads) attr-dict "
+        "`:` type($input) `->` type($result)"
+    )
+
+    def __init__(self, input: SSAValue, kernel: Sequence[int], strides: Sequence[int],
+                 dilations: Sequence[int], pads: Sequence[int]):
+        t = input.type
+        assert isinstance(t, TensorType)
+        n, c, *sizes = t.get_shape()
+        counts = [
+            DYNAMIC if size == DYNAMIC else window_count(
+                size, kernel[a], strides[a], dilations[a], pads[a], pads[a + 2])
+            for a, size in enumerate(sizes)
+        ]
+        result = TensorType(t.get_element_type(), [n, *counts, c, *kernel])
+        super().__init__(operands=[input], result_types=[result],
+                         properties=_window_properties(kernel, strides, dilations, pads))
+
+    def verify_(self) -> None:
+        in_t, out_t = self.input.type, self.result.type
+        assert isinstance(in_t, TensorType) and isinstance(out_t, TensorType)
+        self._verify_window(in_t, out_t)
+
+
+@irdl_op_definition
+class Col2imOp(WindowOp):
+    """The adjoint of `tc.im2col`: every patch element summed into the image
+    position it was read from (elements read from the padding are dropped):
+    result[n, c, h, w] = sum of input[n, oh, ow, c, kh, kw] over the (oh, kh, ow,
+    kw) with oh * SH + kh * DH - pad_top == h and ow * SW + kw * DW - pad_left == w.
+    The image's H and W are static in the result type or given by the `dims`
+    operands (0-d integers, one per dynamic one, H first); OH and OW of the input
+    must be the counts im2col gives for them (checked at run time). The gradient
+    of `tc.im2col`, and im2col the gradient of this op.
+
+    Example:
+
+        %x = tc.col2im %p(%h) kernel = array<i64: 3, 3> strides = array<i64: 2, 2>
+               dilations = array<i64: 1, 1> pads = array<i64: 1, 1, 1, 1>
+               : tensor<?x?x4x8x3x3xf64>, tensor<i64> -> tensor<?x8x?x8xf64>
+    """
+
+    name = "tc.col2im"
+    input = operand_def(TensorType)
+    dims = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$input `(` $dims `)` `kernel` `=` qualified($kernel) `strides` `=` "
+        "qualified($strides) `dilations` `=` qualified($dilations) `pads` `=` "
+        "qualified($pads) attr-dict `:` type($input) `,` type($dims) `->` "
+        "type($result)"
+    )
+
+    def __init__(self, input: SSAValue, result_type: TensorType,
+                 dims: Sequence[SSAValue], kernel: Sequence[int],
+                 strides: Sequence[int], dilations: Sequence[int],
+                 pads: Sequence[int]):
+        super().__init__(operands=[input, list(dims)], result_types=[result_type],
+                         properties=_window_properties(kernel, strides, dilations, pads))
+
+    def verify_(self) -> None:
+        in_t, out_t = self.input.type, self.result.type
+        assert isinstance(in_t, TensorType) and isinstance(out_t, TensorType)
+        self._verify_window(out_t, in_t)
+        n_dynamic = sum(d == DYNAMIC for d in out_t.get_shape()[2:])
+        if len(self.dims) != n_dynamic:
+            _fail(self, f"expected {n_dynamic} dims operands (one per dynamic H, W of "
+                        f"the result), got {len(self.dims)}")
+        for i, d in enumerate(self.dims):
+            _check_dims_operand(self, d, f"dims #{i}")
+
+
+# ---------------------------------------------------------------------------------
 # Fused elementwise kernels (built by tc-fuse-elemwise after tc-autodiff)
 # ---------------------------------------------------------------------------------
 
@@ -1556,7 +1720,8 @@ ELEMENTWISE_OPS: tuple[type, ...] = (
 ALL_OPS: tuple[type, ...] = (
     *ELEMENTWISE_OPS, ConstantOp, BroadcastOp, *REDUCTION_OPS.values(), MatmulOp,
     TransposeOp, ReshapeOp, SliceOp, GatherOp, ConcatenateOp, DimOp, ArangeOp, GradOp,
-    StopGradientOp, InsertSliceOp, ScatterAddOp, CompositeOp, ScanOp,
+    StopGradientOp, InsertSliceOp, ScatterAddOp, Im2colOp, Col2imOp, CompositeOp,
+    ScanOp,
 )
 
 OPS_BY_NAME: dict[str, type] = {op.name.removeprefix("tc."): op for op in ALL_OPS}

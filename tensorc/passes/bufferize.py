@@ -24,8 +24,8 @@ Postconditions (the bufferized-IR contract of /work/notes/abi.md):
 
 `LOWERINGS` maps each tc op class to one small lowering function (this file:
 elementwise ops, constants, dim, arange; `tensorc.lowering.movement`,
-`tensorc.lowering.reductions`, `tensorc.lowering.composite` and
-`tensorc.lowering.scan`: the rest). A
+`tensorc.lowering.reductions`, `tensorc.lowering.conv` (im2col, col2im),
+`tensorc.lowering.composite` and `tensorc.lowering.scan`: the rest). A
 lowering returns the memref of the op's result, or a `Splat` (a scalar standing
 for a tensor of equal elements); a multi-result op returns a list of those.
 """
@@ -59,7 +59,7 @@ from xdsl.traits import SymbolTable
 
 from tensorc.dialects import tc
 from tensorc.errors import LoweringError
-from tensorc.lowering import composite, movement, reductions, scan
+from tensorc.lowering import composite, conv, movement, reductions, scan
 from tensorc.lowering.buffers import (
     FunctionLowering,
     Splat,
@@ -263,6 +263,8 @@ LOWERINGS: dict[type[Operation], Lowering] = {
     tc.GatherOp: movement.lower_gather,
     tc.ScatterAddOp: movement.lower_scatter_add,
     tc.ConcatenateOp: movement.lower_concatenate,
+    tc.Im2colOp: conv.lower_im2col,
+    tc.Col2imOp: conv.lower_col2im,
     **{
         tc.REDUCTION_OPS[n]: reductions.lower_reduction
         for n in ("sum", "prod", "max", "min")

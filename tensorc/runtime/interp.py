@@ -445,6 +445,71 @@ def _scatter_add(op: Operation, values: Values) -> Values:
     return [out]
 
 
+def _window_counts(op: tc.WindowOp, image_shape: Sequence[int]) -> tuple[int, int]:
+    """(OH, OW) of an image of `image_shape` (N, C, H, W); ShapeError when the
+    kernel does not fit in the padded image."""
+    kernel, strides, dilations, pads = op.window()
+    counts = []
+    for axis in range(2):
+        size = image_shape[2 + axis]
+        count = tc.window_count(size, kernel[axis], strides[axis], dilations[axis],
+                                pads[axis], pads[axis + 2])
+        if count < 1:
+            extent = dilations[axis] * (kernel[axis] - 1) + 1
+            padded = size + pads[axis] + pads[axis + 2]
+            raise _shape_error(op, f"the kernel spans {extent} elements along image "
+                                   f"dim {2 + axis}, more than the {padded} of the "
+                                   f"padded image")
+        counts.append(count)
+    return counts[0], counts[1]
+
+
+def _window_slice(offset: int, stride: int, count: int) -> slice:
+    """The `count` positions offset, offset + stride, ... of one kernel tap."""
+    return slice(offset, offset + stride * (count - 1) + 1, stride)
+
+
+def _im2col(op: Operation, values: Values) -> Values:
+    """One strided slice of the zero-padded image per kernel offset (i, j)."""
+    assert isinstance(op, tc.Im2colOp)
+    x = values[0]
+    (kh, kw), (sh, sw), (dh, dw), (top, left, bottom, right) = op.window()
+    oh, ow = _window_counts(op, x.shape)
+    padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    out = np.empty((x.shape[0], oh, ow, x.shape[1], kh, kw), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            taps = padded[:, :, _window_slice(i * dh, sh, oh),
+                          _window_slice(j * dw, sw, ow)]
+            out[..., i, j] = taps.transpose(0, 2, 3, 1)
+    return [out]
+
+
+def _col2im(op: Operation, values: Values) -> Values:
+    """Each kernel offset's patch elements added into a zero-padded image, in
+    offset order (row-major (i, j)), then the padding cropped away."""
+    assert isinstance(op, tc.Col2imOp)
+    cols, dims = values[0], iter(values[1:])
+    (kh, kw), (sh, sw), (dh, dw), (top, left, bottom, right) = op.window()
+    t = op.result.type
+    assert isinstance(t, TensorType)
+    n, oh, ow, c = cols.shape[:4]
+    h, w = (int(next(dims)) if d == DYNAMIC else d for d in t.get_shape()[2:])
+    if h < 0 or w < 0:
+        raise _shape_error(op, f"image dims ({h}, {w}) cannot be negative")
+    if _window_counts(op, (n, c, h, w)) != (oh, ow):
+        raise _shape_error(op, f"input has {oh} x {ow} windows, but an image of "
+                               f"{h} x {w} has {_window_counts(op, (n, c, h, w))}")
+    padded = np.zeros((n, c, h + top + bottom, w + left + right), dtype=cols.dtype)
+    with np.errstate(all="ignore"):  # integers wrap, as in the compiled code
+        for i in range(kh):
+            for j in range(kw):
+                padded[:, :, _window_slice(i * dh, sh, oh),
+                       _window_slice(j * dw, sw, ow)] += cols[..., i, j].transpose(
+                           0, 3, 1, 2)
+    return [np.ascontiguousarray(padded[:, :, top:top + h, left:left + w])]
+
+
 def _composite(op: Operation, values: Values) -> Values:
     """The body run once on whole arrays (tensorc.runtime.scalar), after the
     composite's shape rules; inputs broadcast to the output shape."""
@@ -542,6 +607,8 @@ REFERENCE: dict[type[Operation], Reference] = {
     tc.StopGradientOp: _stop_gradient,
     tc.InsertSliceOp: _insert_slice,
     tc.ScatterAddOp: _scatter_add,
+    tc.Im2colOp: _im2col,
+    tc.Col2imOp: _col2im,
     tc.CompositeOp: _composite,
     tc.ScanOp: _scan,
 }

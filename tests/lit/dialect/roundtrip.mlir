@@ -223,6 +223,24 @@ func.func @gradient_helpers(%x: tensor<?x4xf64>, %s: tensor<?x2xf64>, %n: tensor
 
 // -----
 
+// Patch extraction for convolutions and its adjoint (H dynamic: one dims operand).
+func.func @windows(%x: tensor<?x3x?x8xf32>, %p: tensor<?x?x4x8x3x3xf64>, %h: tensor<i64>) {
+  %cols = tc.im2col %x kernel = array<i64: 3, 2> strides = array<i64: 2, 1> dilations = array<i64: 1, 2> pads = array<i64: 0, 1, 1, 0> : tensor<?x3x?x8xf32> -> tensor<?x?x7x3x3x2xf32>
+  %img = tc.col2im %p(%h) kernel = array<i64: 3, 3> strides = array<i64: 2, 2> dilations = array<i64: 1, 1> pads = array<i64: 1, 1, 1, 1> : tensor<?x?x4x8x3x3xf64>, tensor<i64> -> tensor<?x8x?x8xf64>
+  func.return
+}
+
+// CHECK-LABEL: func.func @windows(%x: tensor<?x3x?x8xf32>, %p: tensor<?x?x4x8x3x3xf64>, %h: tensor<i64>) {
+// CHECK-NEXT:    %cols = tc.im2col %x kernel = array<i64: 3, 2> strides = array<i64: 2, 1> dilations = array<i64: 1, 2> pads = array<i64: 0, 1, 1, 0> : tensor<?x3x?x8xf32> -> tensor<?x?x7x3x3x2xf32>
+// CHECK-NEXT:    %img = tc.col2im %p(%h) kernel = array<i64: 3, 3> strides = array<i64: 2, 2> dilations = array<i64: 1, 1> pads = array<i64: 1, 1, 1, 1> : tensor<?x?x4x8x3x3xf64>, tensor<i64> -> tensor<?x8x?x8xf64>
+// CHECK-NEXT:    func.return
+
+// GENERIC-LABEL: "func.func"() <{sym_name = "windows"
+// GENERIC:       %cols = "tc.im2col"(%x) <{kernel = array<i64: 3, 2>, strides = array<i64: 2, 1>, dilations = array<i64: 1, 2>, pads = array<i64: 0, 1, 1, 0>}> : (tensor<?x3x?x8xf32>) -> tensor<?x?x7x3x3x2xf32>
+// GENERIC:       %img = "tc.col2im"(%p, %h) <{kernel = array<i64: 3, 3>, strides = array<i64: 2, 2>, dilations = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>}> : (tensor<?x?x4x8x3x3xf64>, tensor<i64>) -> tensor<?x8x?x8xf64>
+
+// -----
+
 func.func @composite(%x: tensor<?x4xf64>, %b: tensor<4xf64>, %m: tensor<?x1xi1>) -> (tensor<?x4xf64>, tensor<?x4xi1>) {
   %y, %p = tc.composite %x, %b, %m : (tensor<?x4xf64>, tensor<4xf64>, tensor<?x1xi1>) -> (tensor<?x4xf64>, tensor<?x4xi1>) attributes {expression = "add(i0, i1); select(i2, %0, 0.0); gt(%1, 0.0) -> %1, %2"} {
   ^bb0(%xi: f64, %bi: f64, %mi: i1):
