@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from xdsl.dialects import arith, builtin, cf, func, memref
-from xdsl.dialects.builtin import DYNAMIC_INDEX, IntegerAttr
+from xdsl.dialects.builtin import DYNAMIC_INDEX, IntegerAttr, MemRefType
 from xdsl.ir import Operation, SSAValue
 
 from tensorc.dialects.tc import array_from_dense
@@ -78,23 +78,16 @@ class MemrefEmitter(EmitterBase):
 
     def _declare_alloc(self, op: memref.AllocOp) -> None:
         t = self.memref_type(op.memref.type, op)
-        element = self.scalar_type(t.element_type)
         name = self._fresh(op.memref.name_hint)
-        dims: list[str] = []
-        for axis, size in enumerate(t.get_shape()):
-            if size != DYNAMIC_INDEX:
-                dims.append(str(size))
-                continue
-            dims.append(self._fresh_derived(f"{name}_d{axis}"))
-            self._line(f"int64_t {dims[-1]} = 0;")
+        dims = self._declare_dims(t, name)
         restrict = slot_of(op) is None
         if restrict:
             self._line(f"{self.memref_declaration(t, name)} = NULL;")
             self._allocs.append(op.memref)
         else:
-            self._line(f"{element.storage} *{name} = NULL;")
+            self._line(f"{self.scalar_type(t.element_type).storage} *{name} = NULL;")
         self._memrefs[op.memref] = MemrefView(
-            name, tuple(dims), element, restrict=restrict
+            name, dims, self.scalar_type(t.element_type), restrict=restrict
         )
 
     def _declare_call_result(self, result: SSAValue) -> None:
@@ -102,6 +95,14 @@ class MemrefEmitter(EmitterBase):
         t = self.memref_type(result.type)
         element = self.scalar_type(t.element_type)
         name = self._fresh(result.name_hint or "returned")
+        dims = self._declare_dims(t, name)
+        self._line(f"{element.storage} *{name} = NULL;")
+        self._allocs.append(result)
+        self._memrefs[result] = MemrefView(name, dims, element)
+
+    def _declare_dims(self, t: MemRefType, name: str) -> tuple[str, ...]:
+        """The C spelling of each dim of a buffer `name` of type `t`: literals for
+        static dims, a zeroed `int64_t <name>_d<axis>` declared for dynamic ones."""
         dims: list[str] = []
         for axis, size in enumerate(t.get_shape()):
             if size != DYNAMIC_INDEX:
@@ -109,9 +110,7 @@ class MemrefEmitter(EmitterBase):
                 continue
             dims.append(self._fresh_derived(f"{name}_d{axis}"))
             self._line(f"int64_t {dims[-1]} = 0;")
-        self._line(f"{element.storage} *{name} = NULL;")
-        self._allocs.append(result)
-        self._memrefs[result] = MemrefView(name, tuple(dims), element)
+        return tuple(dims)
 
     def _emit_failure_exit(self) -> None:
         self._line("fail:")
