@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import os
-import signal
 import threading
 import time
 import weakref
@@ -17,6 +15,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from conftest import run_forked
 
 import tensorc
 import tensorc.tensor as T
@@ -300,17 +299,8 @@ def test_threaded_kernels_run_in_a_forked_child(path: str) -> None:
     f = tensorc.function([x], (T.exp(x) * 2).sum())
     big = np.ones(1 << 20)  # far past the prelude's threading threshold
     expected = float(f(big))
-    pid = os.fork()
-    if pid == 0:  # the child: exit status 0 iff the result is right
-        os._exit(0 if float(f(big)) == expected else 1)
-    deadline = time.monotonic() + 60
-    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail("the forked child hung in a threaded kernel")
-        time.sleep(0.01)
-    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert run_forked(lambda: float(f(big)) == expected,
+                      "the forked child hung in a threaded kernel")
 
 
 def test_functions_are_garbage_collected(path: str) -> None:
