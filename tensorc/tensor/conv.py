@@ -35,7 +35,7 @@ from tensorc.frontend.shape_ops import (
 )
 from tensorc.frontend.variable import Variable, user_location
 
-__all__ = ["conv2d"]
+__all__ = ["col2im", "conv2d", "im2col"]
 
 Pair = tuple[int, int]
 DimLike = int | Variable
@@ -165,6 +165,26 @@ def im2col(x: Variable, kernel: Pair, stride: Pair, pads: tuple[Pair, Pair],
     attrs = {"kernel": kernel, "strides": stride, "dilations": dilation,
              "pads": (top, left, bottom, right)}
     return node("im2col", [x], x.dtype, (n, *counts, channels, *kernel), attrs)
+
+
+def col2im(patches: Variable, size: tuple[DimLike, DimLike], stride: Pair,
+           pads: tuple[Pair, Pair], dilation: Pair) -> Variable:
+    """The adjoint of `im2col`: the (N, C, H, W) image with (H, W) = `size` (ints
+    or 0-d int variables) in which every element of `patches` (N, OH, OW, C, kh,
+    kw; kh, kw static) is added where im2col read it (padding dropped):
+    `tc.col2im`."""
+    kernel = patches.type.shape[4:]
+    if None in kernel or patches.ndim != 6:
+        raise ShapeError(f"col2im: patches must be (N, OH, OW, C, kh, kw) with a "
+                         f"static kernel, got {patches.type} (at {user_location()})")
+    (top, bottom), (left, right) = pads
+    attrs = {"kernel": kernel, "strides": stride, "dilations": dilation,
+             "pads": (top, left, bottom, right)}
+    n, _, _, channels = patches.type.shape[:4]
+    static = [d if isinstance(d, int) else None for d in size]
+    given = [as_variable(d, "int64") for d in size if not isinstance(d, int)]
+    return node("col2im", [patches, *given], patches.dtype, (n, channels, *static),
+                attrs)
 
 
 def correlate(x: Variable, filters: Variable, stride: Pair,
