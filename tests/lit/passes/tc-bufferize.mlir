@@ -131,6 +131,76 @@ func.func @table() -> tensor<3xi32> {
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return %[[OUT]] : memref<3xi32>
 
+// tc.im2col: one nest over the patches (n, oh, ow, c, kh, kw); the window count
+// of a dynamic image dim is computed after checking that the kernel fits; a
+// padded dim reads the image under an scf.if (one unsigned compare per dim).
+
+func.func @im2col(%x: tensor<?x3x?x8xf32>) -> tensor<?x?x7x3x3x2xf32> {
+  %p = tc.im2col %x kernel = array<i64: 3, 2> strides = array<i64: 2, 1> dilations = array<i64: 1, 2> pads = array<i64: 0, 1, 1, 0> : tensor<?x3x?x8xf32> -> tensor<?x?x7x3x3x2xf32> loc("net.py":3:1)
+  func.return %p : tensor<?x?x7x3x3x2xf32>
+}
+
+// CHECK-LABEL: func.func @im2col(%x: memref<?x3x?x8xf32>) -> memref<?x?x7x3x3x2xf32> {
+// CHECK:         %{{.*}} = memref.dim %x, %{{.*}} : memref<?x3x?x8xf32>
+// CHECK-NEXT:    %[[H:.*]] = memref.dim %x, %{{.*}} : memref<?x3x?x8xf32>
+// CHECK-NEXT:    %[[PADDED:.*]] = arith.addi %[[H]], %{{.*}} : index
+// CHECK-NEXT:    %[[FITS:.*]] = arith.cmpi sge, %[[PADDED]], %{{.*}} : index
+// CHECK-NEXT:    cf.assert %[[FITS]], "tc.im2col (created at net.py:3): the kernel spans more elements along image dim 2 than the padded image has (padded size, kernel extent)"
+// CHECK:         arith.divsi
+// CHECK-NEXT:    %[[OH:.*]] = arith.addi %{{.*}}, %{{.*}} : index
+// CHECK-NEXT:    %[[OUT:.*]] = memref.alloc(%{{.*}}, %[[OH]]) : memref<?x?x7x3x3x2xf32>
+// CHECK:         scf.for %[[N:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT:      scf.for %[[R:.*]] = %{{.*}} to %[[OH]] step
+// CHECK-NEXT:        scf.for %[[Q:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT:          scf.for %[[C:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT:            scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT:              scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step
+// CHECK:                     %[[IN_H:.*]] = arith.cmpi ult, %[[ROW:.*]], %[[H]] : index
+// CHECK-NEXT:                %[[IN_W:.*]] = arith.cmpi ult, %[[COL:.*]], %{{.*}} : index
+// CHECK-NEXT:                %[[INSIDE:.*]] = arith.andi %[[IN_H]], %[[IN_W]] : i1
+// CHECK-NEXT:                %[[V:.*]] = scf.if %[[INSIDE]] -> (f32) {
+// CHECK-NEXT:                  %[[X:.*]] = memref.load %x[%[[N]], %[[C]], %[[ROW]], %[[COL]]] : memref<?x3x?x8xf32>
+// CHECK-NEXT:                  scf.yield %[[X]] : f32
+// CHECK-NEXT:                } else {
+// CHECK-NEXT:                  scf.yield %{{.*}} : f32
+// CHECK-NEXT:                }
+// CHECK-NEXT:                memref.store %[[V]], %[[OUT]][%[[N]], %[[R]], %[[Q]], %[[C]], %[[I]], %[[J]]] : memref<?x?x7x3x3x2xf32>
+
+// tc.col2im gathers: a nest over the image (n, c, h, w) carries a sum through the
+// kernel offsets (kh, kw), adding the patch element that read (h, w) where one
+// exists (stride 2: the offset must divide exactly; quotient in [0, OH)).
+
+func.func @col2im(%p: tensor<?x?x4x8x3x3xf64>, %h: tensor<i64>) -> tensor<?x8x?x8xf64> {
+  %x = tc.col2im %p(%h) kernel = array<i64: 3, 3> strides = array<i64: 2, 2> dilations = array<i64: 1, 1> pads = array<i64: 1, 1, 1, 1> : tensor<?x?x4x8x3x3xf64>, tensor<i64> -> tensor<?x8x?x8xf64> loc("net.py":9:1)
+  func.return %x : tensor<?x8x?x8xf64>
+}
+
+// CHECK-LABEL: func.func @col2im(%p: memref<?x?x4x8x3x3xf64>, %h: memref<i64>) -> memref<?x8x?x8xf64> {
+// CHECK:         cf.assert %{{.*}}, "tc.col2im (created at net.py:9): requested size of result dim 2 is negative"
+// CHECK:         cf.assert %{{.*}}, "tc.col2im (created at net.py:9): the kernel spans more elements along image dim 2 than the padded image has (padded size, kernel extent)"
+// CHECK:         cf.assert %{{.*}}, "tc.col2im (created at net.py:9): input dim 1 differs from the window count of result dim 2"
+// CHECK-NEXT:    %[[OUT:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x8x?x8xf64>
+// CHECK:         scf.for %[[N:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT:      scf.for %[[C:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT:        scf.for %[[Y:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT:          scf.for %[[X:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT:            %[[SUM:.*]] = scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[A:.*]] = %{{.*}}) -> (f64) {
+// CHECK-NEXT:              %[[ROW_SUM:.*]] = scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[B:.*]] = %[[A]]) -> (f64) {
+// CHECK:                     %[[R:.*]] = arith.divsi %{{.*}}, %{{.*}} : index
+// CHECK-NEXT:                %[[REM:.*]] = arith.remsi %{{.*}}, %{{.*}} : index
+// CHECK:                     %[[V:.*]] = scf.if %{{.*}} -> (f64) {
+// CHECK-NEXT:                  %[[E:.*]] = memref.load %p[%[[N]], %[[R]], %{{.*}}, %[[C]], %[[I]], %[[J]]] : memref<?x?x4x8x3x3xf64>
+// CHECK-NEXT:                  %[[ADDED:.*]] = arith.addf %[[B]], %[[E]] : f64
+// CHECK-NEXT:                  scf.yield %[[ADDED]] : f64
+// CHECK-NEXT:                } else {
+// CHECK-NEXT:                  scf.yield %[[B]] : f64
+// CHECK-NEXT:                }
+// CHECK-NEXT:                scf.yield %[[V]] : f64
+// CHECK-NEXT:              }
+// CHECK-NEXT:              scf.yield %[[ROW_SUM]] : f64
+// CHECK-NEXT:            }
+// CHECK-NEXT:            memref.store %[[SUM]], %[[OUT]][%[[N]], %[[C]], %[[Y]], %[[X]]] : memref<?x8x?x8xf64>
+
 // A scan calls its (bufferized) step function: the first step before the loop
 // (its outputs size the stacked result), the others in an scf.for from 1; each
 // step copies its sequence element in, and the step's outputs into the stacked
