@@ -255,3 +255,57 @@ def test_printing_a_scan() -> None:
     from tensorc.printing import debugprint
 
     assert "scan{body=@scan_body_0" in debugprint(f, file=io.StringIO())
+
+
+# -- updates and random numbers inside the step --------------------------------------
+
+
+def test_shared_updates_returned_by_the_step_accumulate(mode: str) -> None:
+    """The scan tutorial's accumulator: the step's updates become states and scan
+    returns their last values as updates."""
+    k = tensorc.shared(np.int64(0))
+    n = T.iscalar("n")
+    _, updates = tensorc.scan(lambda: {k: k + 1}, n_steps=n)
+    accumulator = tensorc.function([n], [], updates=updates, mode=mode)
+    accumulator(5)
+    assert k.get_value() == 5
+    total = tensorc.shared(0.0)
+    x = T.dvector("x")
+    seen, updates = tensorc.scan(lambda v: (total * 1.0, {total: total + v}), sequences=x)
+    f = tensorc.function([x], seen, updates=updates, mode=mode)
+    np.testing.assert_allclose(f(np.array([1.0, 2.0, 3.0])), [0.0, 1.0, 3.0])
+    assert total.get_value() == pytest.approx(6.0)
+    np.testing.assert_allclose(f(np.array([1.0])), [6.0])
+
+
+def test_random_numbers_drawn_in_the_step_differ_per_step_and_per_call(mode: str) -> None:
+    from tensorc.tensor.shared_randomstreams import RandomStreams
+
+    def draws(seed: int):
+        srng = RandomStreams(seed)
+        out, _ = tensorc.scan(lambda i: srng.uniform((3,)), sequences=T.arange(4))
+        return tensorc.function([], out, mode=mode)
+
+    f = draws(7)
+    first, second = f(), f()
+    assert first.shape == (4, 3) and len({tuple(row) for row in first}) == 4
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(draws(7)(), first)  # the same seed: the same numbers
+
+
+def test_a_gibbs_chain_samples_in_every_step(mode: str) -> None:
+    """The RBM tutorial's shape: binomial samples of a state, k steps."""
+    from tensorc.tensor.shared_randomstreams import RandomStreams
+
+    srng = RandomStreams(3)
+    w = tensorc.shared(RNG.standard_normal((6, 6)) * 0.1)
+    v0 = T.dvector("v0")
+
+    def gibbs(v):
+        p = T.nnet.sigmoid(T.dot(v, w))
+        return T.cast(srng.binomial(size=p.shape, p=p), "float64")
+
+    chain, _ = tensorc.scan(gibbs, outputs_info=v0, n_steps=50)
+    samples = tensorc.function([v0], chain, mode=mode)(np.zeros(6))
+    assert set(np.unique(samples)) <= {0.0, 1.0}
+    assert 0.3 < samples.mean() < 0.7 and len({tuple(s) for s in samples}) > 10

@@ -15,8 +15,10 @@ only the leaves (inputs, shared variables) are passed in then.
 
 Supported: sequences with taps [0], states with taps [-1] (`outputs_info` entries
 that are a Variable or `dict(initial=...)`), outputs with no initial value
-(`None`), `n_steps`, `go_backwards`. Not supported (clear errors): other taps,
-`until` conditions, random-number updates inside the step.
+(`None`), `n_steps`, `go_backwards`, updates of shared variables returned by the
+step (they become states; scan returns their last values as updates), random
+numbers drawn inside the step (RandomStreams mixes in the step index, so every
+step draws anew). Not supported (clear errors): other taps, `until` conditions.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ def scan(
 ) -> tuple[Any, OrderedDict[Any, Any]]:
     """Theano's scan: (outputs, updates). `outputs` stacks each step's results
     along a new leading axis (a list when there are several, or with
-    `return_list`); `updates` is always empty."""
+    `return_list`); `updates` maps each shared variable the step updates to its
+    value after the last step (pass it to `function(updates=...)`)."""
     loc = user_location()
     if truncate_gradient != -1:
         raise ScanError(f"scan at {loc}: truncate_gradient is not supported")
@@ -90,38 +93,55 @@ def scan(
     infos = [_initial(o, loc) for o in _listed(outputs_info)]
     extra = [as_variable(v) for v in _listed(non_sequences)]
     steps = _steps(seqs, n_steps, loc)
-    seq_args = [
-        Variable("input", (), TensorType(s.dtype, shape=s.type.shape[1:]),
-                 name=f"{s.name or 'seq'}[t]", loc=loc)
-        for s in seqs
-    ]
+    seq_args = [_placeholder(s.type.shape[1:], s.dtype, f"{s.name or 'seq'}[t]", loc)
+                for s in seqs]
     inits = [v for v in infos if v is not None]
-    state_args = [
-        Variable("input", (), v.type, name=f"{v.name or 'state'}[t-1]", loc=loc)
-        for v in inits
-    ]
-    returned = _outputs(fn(*seq_args, *state_args, *extra), loc)
+    state_args = [_placeholder(v.type.shape, v.dtype, f"{v.name or 'state'}[t-1]", loc)
+                  for v in inits]
+    index = _StepIndex(loc)
+    _STEPS.append(index)
+    try:
+        returned, updates = _outputs(fn(*seq_args, *state_args, *extra), loc)
+    finally:
+        _STEPS.pop()
     if outputs_info is None:
         infos = [None] * len(returned)
     if len(returned) != len(infos):
         raise ScanError(f"scan at {loc}: the step returns {len(returned)} outputs but "
                         f"outputs_info has {len(infos)} entries")
-    states = [_as_state(o, v, k, loc) for k, (o, v) in enumerate(zip(returned, infos))
-              if v is not None]
+    updated = [target for target, _ in updates]
+    shared_args = [_placeholder(v.type.shape, v.dtype, f"{v.name or 'shared'}[t-1]", loc)
+                   for v in updated]
+    returned = _reading_states(returned, updates, shared_args)
+    new_shared = returned[len(returned) - len(updates):]
+    returned = returned[: len(returned) - len(updates)]
+    states = [_as_state(o, v, f"output #{k}", loc)
+              for k, (o, v) in enumerate(zip(returned, infos)) if v is not None]
+    states += [_as_state(o, v, f"the update of {v}", loc)
+               for o, v in zip(new_shared, updated)]
     others = [o for o, v in zip(returned, infos) if v is None]
-    body = _body([*seq_args, *state_args], [*states, *others], len(seqs), loc)
-    inputs = (steps, *seqs, *inits, *body.captured)
+    if index.placeholder is not None:  # random numbers in the step: step t mixes in t
+        seqs.append(_arange(steps))
+        seq_args.append(index.placeholder)
+    body = _body([*seq_args, *state_args, *shared_args], [*states, *others], len(seqs),
+                 loc)
+    inputs = (steps, *seqs, *inits, *updated, *body.captured)
     length = steps.attrs["value"].item() if steps.op == "constant" else None
     results = [
         Variable("scan", inputs, TensorType(o.dtype, shape=(length, *o.type.shape)),
                  {"body": body, "output": k}, name=name, loc=loc)
         for k, o in enumerate(body.outputs)
     ]
-    stacked_states = iter(results[: len(states)])
+    n_states = len(inits)
+    stacked_states = iter(results[:n_states])
     stacked_others = iter(results[len(states) :])
     ordered = [next(stacked_others if v is None else stacked_states) for v in infos]
+    new_values = OrderedDict(
+        (target, stacked[-1])
+        for target, stacked in zip(updated, results[n_states : len(states)])
+    )
     outputs = ordered if len(ordered) != 1 or return_list else ordered[0]
-    return outputs, OrderedDict()
+    return outputs, new_values
 
 
 def map(fn: Callable[..., Any], sequences: Any, non_sequences: Any = None,
@@ -211,34 +231,89 @@ def _steps(seqs: Sequence[Variable], n_steps: Any, loc: SourceLoc) -> Variable:
     return steps
 
 
-def _outputs(returned: Any, loc: SourceLoc) -> list[Variable]:
-    """The step function's outputs (a Variable, or a list/tuple of them)."""
-    if isinstance(returned, dict) or (
-        isinstance(returned, tuple) and len(returned) == 2
-        and isinstance(returned[1], dict)
+def _outputs(returned: Any, loc: SourceLoc
+             ) -> tuple[list[Variable], list[tuple[Variable, Variable]]]:
+    """The step function's outputs (a Variable, or a list/tuple of them) and the
+    shared-variable updates it returns (a dict, alone or after the outputs)."""
+    updates: Any = {}
+    if isinstance(returned, dict):
+        returned, updates = [], returned
+    elif isinstance(returned, tuple) and len(returned) == 2 and isinstance(
+        returned[1], dict
     ):
-        raise ScanError(f"scan at {loc}: updates from inside the step (e.g. random "
-                        "numbers) are not supported")
+        returned, updates = returned
     if type(returned).__name__ == "until":
         raise ScanError(f"scan at {loc}: `until` conditions are not supported")
-    return [as_variable(v) for v in _listed(returned)]
+    pairs = list(updates.items())
+    for target, _ in pairs:
+        if not (isinstance(target, Variable) and target.op == "shared"):
+            raise ScanError(f"scan at {loc}: the step updates {target!r}, which is not "
+                            "a shared variable")
+    return [as_variable(v) for v in _listed(returned)], [
+        (target, as_variable(value)) for target, value in pairs
+    ]
 
 
-def _as_state(output: Variable, initial: Variable, index: int,
-              loc: SourceLoc) -> Variable:
-    """The new state with exactly its initial value's type."""
+def _reading_states(returned: list[Variable], updates: list[tuple[Variable, Variable]],
+                    placeholders: list[Variable]) -> list[Variable]:
+    """The outputs, then the new values of the updated shared variables, all
+    reading each updated variable's value from the previous step."""
+    from tensorc.frontend.function import rebuild
+
+    replace = {id(target): p for (target, _), p in zip(updates, placeholders)}
+    return rebuild([*returned, *(value for _, value in updates)], replace)
+
+
+def _placeholder(shape: Sequence[int | None], dtype: str, name: str, loc: SourceLoc
+                 ) -> Variable:
+    return Variable("input", (), TensorType(dtype, shape=tuple(shape)), name=name,
+                    loc=loc)
+
+
+def _arange(steps: Variable) -> Variable:
+    from tensorc.frontend.shape_ops import arange
+
+    return arange(steps, dtype="int64")
+
+
+class _StepIndex:
+    """The index of the step of the scan being built, created on demand."""
+
+    def __init__(self, loc: SourceLoc) -> None:
+        self.loc = loc
+        self.placeholder: Variable | None = None
+
+    def get(self) -> Variable:
+        if self.placeholder is None:
+            self.placeholder = _placeholder((), "int64", "t", self.loc)
+        return self.placeholder
+
+
+_STEPS: list[_StepIndex] = []
+
+
+def step_indices() -> list[Variable]:
+    """The step index of each scan whose step is being built, outermost first:
+    random numbers drawn inside a step mix them in, so every step draws anew."""
+    return [index.get() for index in _STEPS]
+
+
+def _as_state(output: Variable, initial: Variable, what: str, loc: SourceLoc
+              ) -> Variable:
+    """The new state `what` (e.g. "output #0") with exactly its initial value's
+    type."""
     if output.dtype != initial.dtype or output.ndim != initial.ndim:
         raise ScanError(
-            f"scan at {loc}: output #{index} of the step has type {output.type} but "
-            f"its initial value (outputs_info #{index}) has type {initial.type}; "
-            "they must match (cast one of them, e.g. with T.cast)"
+            f"scan at {loc}: {what} of the step has type {output.type} but its "
+            f"initial value has type {initial.type}; they must match (cast one of "
+            "them, e.g. with T.cast)"
         )
     if output.type.shape == initial.type.shape:
         return output
     for axis, (got, want) in enumerate(zip(output.type.shape, initial.type.shape)):
         if None not in (got, want) and got != want:
-            raise ShapeError(f"scan at {loc}: output #{index} has dim {axis} = {got} "
-                             f"but its initial value has {want}")
+            raise ShapeError(f"scan at {loc}: {what} has dim {axis} = {got} but its "
+                             f"initial value has {want}")
     dims = [want if want is not None else dim(output, a)
             for a, want in enumerate(initial.type.shape)]
     operands = [d for d in dims if isinstance(d, Variable)]

@@ -6,7 +6,8 @@ inside fused loops, and every backend gives the same bits. A stream's counters m
 seed, a per-call counter (a shared variable that `function` advances after each call
 through its `default_update`) and a per-draw site number, so two draws in one graph
 differ, each call of a function gives new numbers, and `no_default_updates=True`
-repeats them.
+repeats them. Inside a scan's step the step index is mixed in too, so each step
+draws new numbers.
 
     srng = RandomStreams(seed=234)
     rv_u = srng.uniform((2, 2))
@@ -24,6 +25,7 @@ from tensorc.frontend.elemwise import (
     add, as_variable, cast, constant, cos, floor, log, lt, mul, node, sqrt, sub,
 )
 from tensorc.frontend.reduce import sum as reduce_sum
+from tensorc.frontend.scan import step_indices
 from tensorc.frontend.shape_ops import _product, _shape_entries, arange, reshape
 from tensorc.frontend.shared import shared
 from tensorc.frontend.variable import Variable, normalize_dtype
@@ -33,6 +35,7 @@ from tensorc.frontend.variable import Variable, normalize_dtype
 _SEED_FACTOR = 0x2545F4914F6CDD1D
 _CALL_FACTOR = 0x5851F42D4C957F2D
 _SITE_FACTOR = 0x14057B7EF767814F
+_STEP_FACTOR = 0x9E3779B97F4A7C15
 
 
 def _wrap(value: int) -> int:
@@ -63,6 +66,8 @@ class RandomStreams:
             mul(add(mul(self._seed, _wrap(_SEED_FACTOR)), self.state), _wrap(_CALL_FACTOR)),
             constant(np.int64(_wrap(site * _SITE_FACTOR))),
         )
+        for depth, step in enumerate(step_indices()):  # drawn inside a scan's step
+            offset = add(offset, mul(step, _wrap(_STEP_FACTOR * (2 * depth + 1))))
         counters = add(arange(_product(dims) if dims else 1, dtype="int64"), offset)
         counters = reshape(counters, dims)
         return node("hash_uniform", [counters], dtype, counters.type.shape)
