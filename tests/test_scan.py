@@ -211,13 +211,55 @@ def test_a_state_of_another_dtype_is_a_clear_error() -> None:
                      outputs_info=T.constant(np.float32(0)))
 
 
-def test_unsupported_taps_are_named() -> None:
+def test_invalid_taps_are_named() -> None:
     x = T.dvector("x")
-    with pytest.raises(ScanError, match=r"taps \[-2, -1\]"):
-        tensorc.scan(lambda a, b: a + b, outputs_info=dict(initial=x, taps=[-2, -1]),
+    with pytest.raises(ScanError, match=r"negative \(past values\), got \[-1, 1\]"):
+        tensorc.scan(lambda a, b: a + b, outputs_info=dict(initial=x, taps=[-1, 1]),
                      n_steps=3)
+    with pytest.raises(ScanError, match=r"increasing, got \[1, 0\]"):
+        tensorc.scan(lambda a, b: a + b, sequences=dict(input=x, taps=[1, 0]))
     with pytest.raises(ScanError, match="sequences or n_steps"):
         tensorc.scan(lambda h: h, outputs_info=x)
+
+
+# -- taps ---------------------------------------------------------------------------
+
+
+def test_fibonacci_with_two_output_taps(mode: str) -> None:
+    x0, n = T.dvector("x0"), T.iscalar("n")
+    fib, _ = tensorc.scan(lambda a, b: a + b, n_steps=n,
+                          outputs_info=dict(initial=x0, taps=[-2, -1]))
+    f = tensorc.function([x0, n], fib, mode=mode)
+    np.testing.assert_allclose(f(np.array([0.0, 1.0]), 8), [1, 2, 3, 5, 8, 13, 21, 34])
+    np.testing.assert_allclose(f(np.array([9.0, 0.0, 1.0]), 2), [1, 2])  # the last two
+
+
+def test_sequence_and_output_taps_together_with_gradients(mode: str) -> None:
+    """Theano's documented example: u[t-4] + u[t] + u[t+2] and x[t-2], x[t-1]."""
+    u, x_init, w = T.dmatrix("u"), T.dmatrix("x_init"), T.dmatrix("w")
+
+    def step(u_tm4, u_t, u_tp2, x_tm2, x_tm1, w):
+        return T.dot(u_tm4 + u_t + u_tp2, w) + x_tm2 + x_tm1
+
+    out, _ = tensorc.scan(step, sequences=dict(input=u, taps=[-4, 0, 2]),
+                          outputs_info=dict(initial=x_init, taps=[-2, -1]),
+                          non_sequences=w)
+    f = tensorc.function([u, x_init, w], [out, *T.grad(out.sum(), [u, x_init, w])],
+                         mode=mode)
+
+    def reference(uv, xi, wv):
+        xs = [xi[0], xi[1]]
+        for t in range(4, len(uv) - 2):
+            xs.append((uv[t - 4] + uv[t] + uv[t + 2]) @ wv + xs[-2] + xs[-1])
+        return np.array(xs[2:])
+
+    values = [RNG.standard_normal((10, 3)), RNG.standard_normal((2, 3)),
+              RNG.standard_normal((3, 3)) * 0.5]
+    got = f(*values)
+    np.testing.assert_allclose(got[0], reference(*values), rtol=1e-12)
+    for index, gradient in enumerate(got[1:]):
+        numeric = central_differences(lambda *v: reference(*v).sum(), values, index)
+        np.testing.assert_allclose(gradient, numeric, rtol=1e-6, atol=1e-6)
 
 
 def test_too_few_steps_and_shape_changes_fail_at_run_time(mode: str) -> None:

@@ -13,12 +13,13 @@ gradient (`T.grad` inside `fn`, e.g. a Jacobian row by row) keeps the whole
 outside computation inside the body instead, so the gradient can see through it;
 only the leaves (inputs, shared variables) are passed in then.
 
-Supported: sequences with taps [0], states with taps [-1] (`outputs_info` entries
-that are a Variable or `dict(initial=...)`), outputs with no initial value
+Supported: sequences with any increasing taps (`dict(input=x, taps=[-1, 0, 1])`),
+states with negative taps (`dict(initial=x0, taps=[-2, -1])`: a window of past
+values is carried), outputs with no initial value
 (`None`), `n_steps`, `go_backwards`, updates of shared variables returned by the
 step (they become states; scan returns their last values as updates), random
 numbers drawn inside the step (RandomStreams mixes in the step index, so every
-step draws anew). Not supported (clear errors): other taps, `until` conditions.
+step draws anew). Not supported (a clear error): `until` conditions.
 """
 
 from __future__ import annotations
@@ -87,21 +88,21 @@ def scan(
     loc = user_location()
     if truncate_gradient != -1:
         raise ScanError(f"scan at {loc}: truncate_gradient is not supported")
-    seqs = [_sequence(s, loc) for s in _listed(sequences)]
-    if go_backwards:
-        seqs = [s[::-1] for s in seqs]
+    seqs = [t for s in _listed(sequences) for t in _sequence(s, go_backwards, loc)]
     infos = [_initial(o, loc) for o in _listed(outputs_info)]
     extra = [as_variable(v) for v in _listed(non_sequences)]
     steps = _steps(seqs, n_steps, loc)
     seq_args = [_placeholder(s.type.shape[1:], s.dtype, f"{s.name or 'seq'}[t]", loc)
                 for s in seqs]
-    inits = [v for v in infos if v is not None]
+    inits = [info.window for info in infos if info is not None]
     state_args = [_placeholder(v.type.shape, v.dtype, f"{v.name or 'state'}[t-1]", loc)
                   for v in inits]
+    taps = [info.taps for info in infos if info is not None]
+    tapped = [a for arg, t in zip(state_args, taps) for a in _tapped(arg, t)]
     index = _StepIndex(loc)
     _STEPS.append(index)
     try:
-        returned, updates = _outputs(fn(*seq_args, *state_args, *extra), loc)
+        returned, updates = _outputs(fn(*seq_args, *tapped, *extra), loc)
     finally:
         _STEPS.pop()
     if outputs_info is None:
@@ -115,7 +116,8 @@ def scan(
     returned = _reading_states(returned, updates, shared_args)
     new_shared = returned[len(returned) - len(updates):]
     returned = returned[: len(returned) - len(updates)]
-    states = [_as_state(o, v, f"output #{k}", loc)
+    windows = iter(state_args)
+    states = [_as_state(_shifted(next(windows), o, v.taps), v.window, f"output #{k}", loc)
               for k, (o, v) in enumerate(zip(returned, infos)) if v is not None]
     states += [_as_state(o, v, f"the update of {v}", loc)
                for o, v in zip(new_shared, updated)]
@@ -133,7 +135,10 @@ def scan(
         for k, o in enumerate(body.outputs)
     ]
     n_states = len(inits)
-    stacked_states = iter(results[:n_states])
+    stacked_states = iter(
+        stacked if t == [-1] else stacked[:, -1]  # each step's newest value
+        for stacked, t in zip(results[:n_states], taps)
+    )
     stacked_others = iter(results[len(states) :])
     ordered = [next(stacked_others if v is None else stacked_states) for v in infos]
     new_values = OrderedDict(
@@ -184,32 +189,73 @@ def _listed(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
-def _sequence(entry: Any, loc: SourceLoc) -> Variable:
+def _sequence(entry: Any, backwards: bool, loc: SourceLoc) -> list[Variable]:
+    """The sequences the step reads for one `sequences` entry: one per tap, the
+    one for tap k starting at element k - min(taps) (Theano: at step t the step
+    reads x[t + k] with t counted from -min(taps))."""
+    taps = [0]
     if isinstance(entry, dict):
-        taps = list(entry.get("taps", [0]))
-        if taps != [0]:
-            raise ScanError(f"scan at {loc}: sequence taps {taps} are not supported "
-                            "(only [0]: the current element)")
+        taps = [int(t) for t in entry.get("taps", [0])]
         entry = entry["input"]
     seq = as_variable(entry)
     if seq.ndim == 0:
         raise ScanError(f"scan at {loc}: sequence {seq!r} is 0-d; sequences need a "
                         "leading axis to iterate over")
-    return seq
+    if backwards:
+        seq = seq[::-1]
+    if not taps or sorted(set(taps)) != taps:
+        raise ScanError(f"scan at {loc}: sequence taps must be increasing, got {taps}")
+    return [seq if k == taps[0] else seq[k - taps[0] :] for k in taps]
 
 
-def _initial(entry: Any, loc: SourceLoc) -> Variable | None:
+@dataclass(frozen=True)
+class _Initial:
+    """An `outputs_info` entry: the state the scan carries and the taps the step
+    reads. Taps other than [-1] carry a window of the last -min(taps) values."""
+
+    window: Variable
+    taps: list[int]
+
+
+def _initial(entry: Any, loc: SourceLoc) -> _Initial | None:
     if entry is None:
         return None
+    taps = [-1]
     if isinstance(entry, dict):
-        taps = list(entry.get("taps", [-1]))
-        if taps != [-1]:
-            raise ScanError(f"scan at {loc}: output taps {taps} are not supported "
-                            "(only [-1]: the previous value)")
+        taps = [int(t) for t in entry.get("taps", [-1])]
         if entry.get("initial") is None:
             return None
         entry = entry["initial"]
-    return as_variable(entry)
+    if not taps or sorted(set(taps)) != taps or taps[-1] >= 0:
+        raise ScanError(f"scan at {loc}: output taps must be increasing and negative "
+                        f"(past values), got {taps}")
+    initial = as_variable(entry)
+    if taps == [-1]:
+        return _Initial(initial, taps)
+    if initial.ndim == 0:
+        raise ScanError(f"scan at {loc}: output taps {taps} need an initial value with "
+                        f"a leading axis of at least {-taps[0]} past values")
+    return _Initial(initial[taps[0] :], taps)  # the last -min(taps) values
+
+
+def _tapped(state: Variable, taps: list[int]) -> list[Variable]:
+    """What the step reads of a state: the state itself, or one window element
+    per tap (window[-1] is the previous step's value)."""
+    if taps == [-1]:
+        return [state]
+    return [state[len_ + tap] for len_ in [-taps[0]] for tap in taps]
+
+
+def _shifted(window: Variable, output: Variable, taps: list[int]) -> Variable:
+    """The next state: the output, or the window shifted by one with the output
+    as its newest value."""
+    if taps == [-1]:
+        return output
+    from tensorc.frontend.shape_ops import concatenate, dimshuffle
+
+    output = as_variable(output)
+    newest = dimshuffle(output, ["x", *range(output.ndim)])
+    return newest if taps[0] == -1 else concatenate([window[1:], newest])
 
 
 def _steps(seqs: Sequence[Variable], n_steps: Any, loc: SourceLoc) -> Variable:
