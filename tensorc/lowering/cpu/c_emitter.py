@@ -73,6 +73,7 @@ from tensorc.lowering.cpu.c_memrefs import (
     STATUS_ASSERT,
     STATUS_OUT_OF_MEMORY,
     MemrefEmitter,
+    calls_function,
     slot_of,
 )
 from tensorc.lowering.cpu.c_values import MemrefView, where
@@ -645,11 +646,7 @@ def assign_parts(
 
 def _calls(op: Operation) -> bool:
     """Whether `op` calls a function of the module (its exit is the caller's)."""
-    return any(
-        isinstance(nested, func.CallOp)
-        and nested.callee.string_value() not in c_prelude.GEMM_FUNCTIONS
-        for nested in op.walk()
-    )
+    return any(calls_function(nested) for nested in op.walk())
 
 
 def _returned(op: func.FuncOp) -> list[SSAValue]:

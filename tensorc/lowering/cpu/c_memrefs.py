@@ -29,7 +29,7 @@ STATUS_ASSERT = 1
 STATUS_OUT_OF_MEMORY = 2
 
 
-def _calls_function(op: Operation) -> bool:
+def calls_function(op: Operation) -> bool:
     """A `func.call` of a function of the module (not a runtime helper)."""
     return isinstance(op, func.CallOp) and op.callee.string_value() not in GEMM_FUNCTIONS
 
@@ -62,7 +62,7 @@ class MemrefEmitter(EmitterBase):
             if isinstance(nested, memref.AllocOp) and nested.parent_block() is block:
                 self._declare_alloc(nested)
                 needs_exit = True
-            elif _calls_function(nested):
+            elif calls_function(nested):
                 for result in nested.results:
                     self._declare_call_result(result)
                 needs_exit = True
