@@ -297,6 +297,11 @@ def test_printing_a_scan() -> None:
     from tensorc.printing import debugprint
 
     assert "scan{body=@scan_body_0" in debugprint(f, file=io.StringIO())
+    (total, doubled), _ = tensorc.scan(lambda v, acc: (acc + v, v * 2), sequences=x,
+                                       outputs_info=[T.constant(0.0), None])
+    g = tensorc.function([x], doubled)
+    (shown,) = g.maker.fgraph.outputs  # the second result of a multi-result op
+    assert shown.op == "scan" and shown.attrs["output"] == 1
 
 
 # -- updates and random numbers inside the step --------------------------------------

@@ -242,16 +242,15 @@ def untrace(module: ModuleOp, args: Sequence[Variable], name: str = "main") -> l
             inputs = tuple(values[v] for v in op.inputs)
             values.update(zip(op.outputs, composite_variables(op, inputs)))
             continue
-        result = op.results[0]
         attrs = op.python_attrs()
         short = op.name.removeprefix("tc.")
-        var = Variable(
-            short,
-            tuple(values[v] for v in op.operands),
-            TensorType(tc.dtype_of(result.type), shape=tc.shape_of(result.type)),  # type: ignore[arg-type]
-            attrs,
-            name=result.name_hint if short != "constant" else None,
-            loc=_source_loc(op),
-        )
-        values[result] = var
+        for k, result in enumerate(op.results):  # a scan has one per stacked output
+            values[result] = Variable(
+                short,
+                tuple(values[v] for v in op.operands),
+                TensorType(tc.dtype_of(result.type), shape=tc.shape_of(result.type)),  # type: ignore[arg-type]
+                {**attrs, "output": k} if len(op.results) > 1 else attrs,
+                name=result.name_hint if short != "constant" else None,
+                loc=_source_loc(op),
+            )
     return outputs
