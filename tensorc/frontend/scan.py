@@ -24,6 +24,7 @@ step draws anew). Not supported (a clear error): `until` conditions.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -100,11 +101,11 @@ def scan(
     taps = [info.taps for info in infos if info is not None]
     tapped = [a for arg, t in zip(state_args, taps) for a in _tapped(arg, t)]
     index = _StepIndex(loc)
-    _STEPS.append(index)
+    _BUILDING.steps.append(index)
     try:
         returned, updates = _outputs(fn(*seq_args, *tapped, *extra), loc)
     finally:
-        _STEPS.pop()
+        _BUILDING.steps.pop()
     if outputs_info is None:
         infos = [None] * len(returned)
     if len(returned) != len(infos):
@@ -335,13 +336,20 @@ class _StepIndex:
         return self.placeholder
 
 
-_STEPS: list[_StepIndex] = []
+class _Building(threading.local):
+    """The steps being built on this thread (scans nest), outermost first."""
+
+    def __init__(self) -> None:
+        self.steps: list[_StepIndex] = []
+
+
+_BUILDING = _Building()
 
 
 def step_indices() -> list[Variable]:
     """The step index of each scan whose step is being built, outermost first:
     random numbers drawn inside a step mix them in, so every step draws anew."""
-    return [index.get() for index in _STEPS]
+    return [index.get() for index in _BUILDING.steps]
 
 
 def _as_state(output: Variable, initial: Variable, what: str, loc: SourceLoc
