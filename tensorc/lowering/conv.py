@@ -40,9 +40,6 @@ from tensorc.lowering.buffers import (
 )
 from tensorc.lowering.elementwise import cmpi, constant, emit
 
-Window = tuple[tuple[int, ...], ...]
-"""(kernel, strides, dilations, pads) of a WindowOp, as ints."""
-
 
 def _divide(fl: FunctionLowering, value: SSAValue, divisor: int) -> SSAValue:
     """value // divisor for value >= 0, at the top level (folded when static)."""
@@ -91,13 +88,20 @@ def _guarded(
     inner = Builder(InsertPoint.at_end(then))
     inner.insert(scf.YieldOp(read(inner)))
     Builder(InsertPoint.at_end(orelse)).insert(scf.YieldOp(otherwise))
-    branch = b.insert(scf.IfOp(condition, [otherwise.type], Region(then), Region(orelse)))
+    branch = b.insert(
+        scf.IfOp(condition, [otherwise.type], Region(then), Region(orelse))
+    )
     return branch.results[0]
 
 
 def _tap(
-    fl: FunctionLowering, b: Builder, position: SSAValue, offset: SSAValue,
-    stride: int, dilation: int, pad: int,
+    fl: FunctionLowering,
+    b: Builder,
+    position: SSAValue,
+    offset: SSAValue,
+    stride: int,
+    dilation: int,
+    pad: int,
 ) -> SSAValue:
     """The image coordinate position * stride + offset * dilation - pad."""
     coordinate = position
@@ -114,7 +118,9 @@ def _all(b: Builder, conditions: Sequence[SSAValue]) -> SSAValue | None:
     """The conjunction of `conditions` (None when there are none)."""
     result: SSAValue | None = None
     for condition in conditions:
-        result = condition if result is None else emit(b, arith.AndIOp(result, condition))
+        result = (
+            condition if result is None else emit(b, arith.AndIOp(result, condition))
+        )
     return result
 
 
@@ -135,11 +141,14 @@ def lower_im2col(fl: FunctionLowering, op: tc.Im2colOp) -> SSAValue | Splat:
         columns = _tap(fl, b, ow, j, strides[1], dilations[1], pads[1])
         # Unsigned: a negative coordinate is huge, so one compare covers both ends
         # (without padding every window lies inside the image).
-        inside = _all(b, [
-            cmpi(b, "ult", coordinate, size)
-            for coordinate, size, check in zip((rows, columns), sizes, padded)
-            if check
-        ])
+        inside = _all(
+            b,
+            [
+                cmpi(b, "ult", coordinate, size)
+                for coordinate, size, check in zip((rows, columns), sizes, padded)
+                if check
+            ],
+        )
         coords = [n_iv, c_iv, rows, columns]
         value = _guarded(b, inside, lambda ib: fl.element(ib, op.input, coords), zero)
         store(b, value, out, ivs)
@@ -163,14 +172,22 @@ def _image_dims(
         value = fl.index_of(next(given))
         if not non_negative(value):
             is_size = cmpi(fl.builder, "sge", value, fl.index(0))
-            fl.check(is_size, op, f"requested size of result dim {2 + axis} is negative")
+            fl.check(
+                is_size, op, f"requested size of result dim {2 + axis} is negative"
+            )
         sizes.append(value)
     return fl.result_dims(op, [patch_dims[0], patch_dims[3], *sizes])
 
 
 def _source_window(
-    fl: FunctionLowering, b: Builder, position: SSAValue, offset: SSAValue,
-    count: SSAValue, stride: int, dilation: int, pad: int,
+    fl: FunctionLowering,
+    b: Builder,
+    position: SSAValue,
+    offset: SSAValue,
+    count: SSAValue,
+    stride: int,
+    dilation: int,
+    pad: int,
 ) -> tuple[SSAValue, SSAValue]:
     """(window index, whether it exists) of the window whose tap `offset` reads
     image `position`: (position + pad - offset * dilation) / stride when that
@@ -185,7 +202,9 @@ def _source_window(
     # Truncating division: a negative `shifted` either leaves a remainder or
     # gives a negative quotient, which the unsigned compare rejects.
     quotient = emit(b, arith.DivSIOp(shifted, fl.index(stride)))
-    exact = cmpi(b, "eq", emit(b, arith.RemSIOp(shifted, fl.index(stride))), fl.index(0))
+    exact = cmpi(
+        b, "eq", emit(b, arith.RemSIOp(shifted, fl.index(stride))), fl.index(0)
+    )
     return quotient, emit(b, arith.AndIOp(exact, cmpi(b, "ult", quotient, count)))
 
 
@@ -195,13 +214,21 @@ def lower_col2im(fl: FunctionLowering, op: tc.Col2imOp) -> SSAValue:
     dims = _image_dims(fl, op, patch_dims)
     counts = _window_counts(fl, op, dims)
     for axis in range(2):
-        what = f"input dim {1 + axis} differs from the window count of result dim {2 + axis}"
+        what = (
+            f"input dim {1 + axis} differs from the window count of result dim "
+            f"{2 + axis}"
+        )
         fl.check_equal(patch_dims[1 + axis], counts[axis], op, what)
         what = f"input dim {4 + axis} differs from the kernel"
         fl.check_equal(patch_dims[4 + axis], fl.index(kernel[axis]), op, what)
     element = tensor_type_of(op.result).get_element_type()
-    add = arith.AddfOp if tc.is_float(element) else arith.OrIOp if tc.is_bool(
-        element) else arith.AddiOp
+    add = (
+        arith.AddfOp
+        if tc.is_float(element)
+        else arith.OrIOp
+        if tc.is_bool(element)
+        else arith.AddiOp
+    )
     out = fl.alloc(tensor_type_of(op.result), dims)
     zero = constant(fl.builder, 0, element)
     taps = [fl.index(k) for k in kernel]
@@ -209,13 +236,14 @@ def lower_col2im(fl: FunctionLowering, op: tc.Col2imOp) -> SSAValue:
     def body(b: Builder, ivs: list[SSAValue], _: list[SSAValue]) -> list[SSAValue]:
         n, c, h, w = ivs
 
-        def accumulate(ib: Builder, offsets: list[SSAValue], total: list[SSAValue]
-                       ) -> list[SSAValue]:
+        def accumulate(
+            ib: Builder, offsets: list[SSAValue], total: list[SSAValue]
+        ) -> list[SSAValue]:
             windows = [
                 _source_window(fl, ib, position, offset, count, *window)
                 for position, offset, count, window in zip(
-                    (h, w), offsets, patch_dims[1:3],
-                    zip(strides, dilations, pads[:2]))
+                    (h, w), offsets, patch_dims[1:3], zip(strides, dilations, pads[:2])
+                )
             ]
             coords = [n, windows[0][0], windows[1][0], c, *offsets]
             inside = _all(ib, [exists for _, exists in windows])

@@ -157,8 +157,9 @@ def im2col(x: Variable, kernel: Pair, stride: Pair, pads: tuple[Pair, Pair],
             continue
         extent = dilation[k] * (kernel[k] - 1) + 1
         if extent > size + before + after:
-            raise ShapeError(f"convolution: the kernel ({extent} {('rows', 'columns')[k]}"
-                             f" with dilation) is larger than the padded input "
+            name = ("rows", "columns")[k]
+            raise ShapeError(f"convolution: the kernel ({extent} {name} with "
+                             f"dilation) is larger than the padded input "
                              f"({size + before + after}) (at {user_location()})")
         counts.append((size + before + after - extent) // stride[k] + 1)
     n, channels = x.type.shape[:2]
