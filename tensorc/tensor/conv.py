@@ -2,17 +2,24 @@
 `F.convolution_2d` shares, on the compiler's patch op `tc.im2col`.
 
 A convolution is im2col + one matrix product: `tc.im2col` gives the patches
-(N, OH, OW, C, KH, KW) of the zero-padded input, reshaped (for free) to rows of
-C * KH * KW values, and one matmul with the filters as (O, C * KH * KW) rows
+(N, OH, OW, C, KH, KW) of the zero-padded input, reshaped to rows of C * KH * KW
+values, and one matmul with the filters as (O, C * KH * KW) rows
 contracts channels and kernel offsets at once; a reshape and a transpose give
 (N, O, OH, OW). Its gradient is the matmul's two products and `tc.col2im` (the
 adjoint of im2col, one gather loop nest).
 
-Measured on the C backend (2 cores, float64, the LeNet step of two 5x5 conv
-layers at batch 500; see the report in the commit log), against the previous
-composition of one strided slice per kernel offset + concatenate: compile time
-and generated C shrink (one loop nest per patch op instead of kh * kw slices),
-and the step runs faster.
+Measured on the C backend (2 cores, float64, batch 500, 5x5 filters), against
+the previous composition of one strided slice per kernel offset + concatenate:
+  1x28x28 input, 20 filters: compile 0.7 / 0.9 s (forward / forward + both
+  gradients), was 2.7 / 5.5 s; runs in 128 / 215 ms, was 184 / 336 ms.
+  20x12x12 input, 50 filters: compile 0.4 / 0.9 s, was 2.5 / 5.8 s; runs in
+  181 / 296 ms, was 179 / 382 ms.
+  A LeNet training step (both layers, pooling, two dense layers): 285 KB of C
+  instead of 899 KB, compiled in 5.6 s instead of 13.1 s, run in 0.71-0.88 s
+  instead of 0.88-1.04 s.
+numpy (sliding_window_view + tensordot) takes 30 / 574 and 69 / 491 ms: its
+forward is faster, mostly because tc-bufferize copies the reshape of the patches
+to a matrix (about 40 ms of the first layer's 128 ms) where numpy's is a view.
 
 Kernel sizes must be static (they are properties of the patch ops); batch,
 channels and image sizes may be dynamic.
