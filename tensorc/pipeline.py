@@ -22,7 +22,7 @@ PIPELINES: dict[str, str] = {
     # tc-fuse-loops right after tc-bufferize: merging loops interleaves buffer
     # lifetimes, so it precedes any liveness-based buffer reuse.
     # tc-place-buffers last: it places the buffers of the final loops.
-    "cpu": "tc-bufferize,tc-fuse-loops,tc-place-buffers",
+    "cpu": "tc-bufferize{views=true},tc-fuse-loops,tc-place-buffers",
     # devices "cuda"/"cuda-emu": the same loops, outlined into kernels; placement
     # into shared memory needs the kernels' final shape, so it runs last.
     # No tc-fuse-loops: the outliner wants one nest per op and merges the nests of

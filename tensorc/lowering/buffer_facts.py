@@ -15,22 +15,35 @@ DimKey = SSAValue | tuple[SSAValue, int] | int
 static size."""
 
 
+RESHAPING_VIEWS = (memref.CollapseShapeOp, memref.ExpandShapeOp)
+"""Views of a buffer's storage with other dims (a reshape without a copy)."""
+VIEWS = (memref.CastOp, *RESHAPING_VIEWS)
+
+
 def memref_root(value: SSAValue) -> SSAValue:
-    """The buffer `value` views (through memref.cast)."""
+    """The buffer `value` views with the same dims (through memref.cast)."""
     while isinstance(value.owner, memref.CastOp):
         value = value.owner.source
     return value
 
 
+def storage_root(value: SSAValue) -> SSAValue:
+    """The buffer whose storage `value` reads or writes (through casts and
+    reshaping views): what aliasing and lifetimes are about."""
+    while isinstance(value.owner, VIEWS):
+        value = value.owner.operands[0]
+    return value
+
+
 def data_uses(buffer: SSAValue) -> list[Operation]:
-    """Ops reading or writing the buffer's data, through casts (not memref.dim)."""
+    """Ops reading or writing the buffer's data, through views (not memref.dim)."""
     found: list[Operation] = []
     pending = [buffer]
     while pending:
         for use in pending.pop().uses:
             op = use.operation
-            if isinstance(op, memref.CastOp):
-                pending.append(op.dest)
+            if isinstance(op, VIEWS):
+                pending.append(op.results[0])
             elif not isinstance(op, memref.DimOp):
                 found.append(op)
     return found

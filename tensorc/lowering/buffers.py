@@ -142,6 +142,9 @@ class FunctionLowering:
 
     block: Block
     module: ModuleOp
+    views: bool = False
+    """Whether a reshape of a buffer may view its storage (memref.collapse_shape
+    and expand_shape) instead of copying it."""
     builder: Builder = field(init=False)
     buffers: dict[SSAValue, SSAValue] = field(default_factory=dict)
     splats: dict[SSAValue, Splat] = field(default_factory=dict)

@@ -10,11 +10,20 @@ element count, gather/scatter indices (negatives wrap) must be in range.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, memref
-from xdsl.dialects.builtin import DYNAMIC_INDEX, IndexType
+from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
+    ArrayAttr,
+    DenseArrayBase,
+    IndexType,
+    IntegerAttr,
+    MemRefType,
+    i64,
+)
 from xdsl.ir import Operation, SSAValue
 
 from tensorc.dialects import tc
@@ -23,6 +32,8 @@ from tensorc.lowering.buffers import (
     Splat,
     delinearize,
     linearize,
+    memref_type,
+    result_of,
     static_index,
     store,
     tensor_type_of,
@@ -80,6 +91,11 @@ def lower_reshape(fl: FunctionLowering, op: tc.ReshapeOp) -> SSAValue | Splat:
         op,
         "input and result element counts differ",
     )
+    stored = op.input in fl.buffers or (
+        op.input not in fl.splats and op.input not in fl.computed
+    )
+    if fl.views and stored and in_dims and dims:
+        return _reshaped_view(fl, op, fl.buffer(op.input), dims)
     out_strides, in_strides = fl.strides(dims), fl.strides(in_dims)
 
     def source(b: Builder, ivs: list[SSAValue]) -> list[SSAValue]:
@@ -91,6 +107,45 @@ def lower_reshape(fl: FunctionLowering, op: tc.ReshapeOp) -> SSAValue | Splat:
 
     return fl.copy_mapped(op, op.input, dims, source)
 
+
+
+def _reshaped_view(
+    fl: FunctionLowering, op: tc.ReshapeOp, source: SSAValue, dims: list[SSAValue]
+) -> SSAValue:
+    """The row-major reshape of `source` as a view of its storage: collapsed to
+    one dim, then expanded to `dims` (no copy)."""
+    element = tensor_type_of(op.input).get_element_type()
+    flat = source
+    rank = len(fl.dims(op.input))
+    if rank > 1:
+        static = tensor_type_of(op.input).get_shape()
+        size = math.prod(static) if DYNAMIC_INDEX not in static else DYNAMIC_INDEX
+        flat = fl.arith(memref.CollapseShapeOp.build(
+            operands=[source], result_types=[MemRefType(element, [size])],
+            properties={"reassociation": _reassociation([rank])},
+        ))
+    target = memref_type(tensor_type_of(result_of(op)))
+    if len(dims) == 1:
+        view = flat if flat.type == target else fl.arith(memref.CastOp.get(flat, target))
+    else:
+        shape = target.get_shape()
+        dynamic = [d for d, s in zip(dims, shape, strict=True) if s == DYNAMIC_INDEX]
+        view = fl.arith(memref.ExpandShapeOp.build(
+            operands=[flat, dynamic], result_types=[target],
+            properties={
+                "reassociation": _reassociation([len(dims)]),
+                "static_output_shape": DenseArrayBase.from_list(i64, list(shape)),
+            },
+        ))
+    return fl.view(result_of(op), view, dims)
+
+
+def _reassociation(group_sizes: list[int]) -> ArrayAttr[ArrayAttr[IntegerAttr]]:
+    groups, start = [], 0
+    for size in group_sizes:
+        groups.append(ArrayAttr([IntegerAttr(i, i64) for i in range(start, start + size)]))
+        start += size
+    return ArrayAttr(groups)
 
 # ---------------------------------------------------------------------------------
 # Slicing: Python's clamping rules computed on index values

@@ -11,6 +11,9 @@ Postconditions (the bufferized-IR contract of /work/notes/abi.md):
 - every returned memref is a fresh `memref.alloc` of its function: a result that
   would be an argument, a constant global or returned twice is copied first;
 - `memref.alloc` only appears in a function's top-level block;
+- with `views`, a reshape of a stored tensor is `memref.collapse_shape` to one
+  dim then `memref.expand_shape` to the result dims: the same storage, no copy
+  (a returned view is copied);
 - a `tc.scan` is a loop calling its step function (bufferized like any other
   function of the module) with `func.call`; the caller deallocates what each call
   returns (tensorc/lowering/scan.py);
@@ -71,6 +74,7 @@ from tensorc.lowering.buffers import (
     tensor_type_of,
 )
 from tensorc.lowering.elementwise import ELEMENTWISE, cmpf, cmpi, constant, emit, select
+from tensorc.lowering.buffer_facts import storage_root
 from tensorc.lowering.legality import check_lowered, describe
 
 Lowering = Callable[
@@ -312,8 +316,11 @@ def _lower_return(fl: FunctionLowering, ret: func.ReturnOp) -> None:
     for value in ret.arguments:
         if isinstance(value.type, TensorType):
             buffer = fl.buffer(value)
-            aliased = isinstance(buffer, BlockArgument) or isinstance(
-                buffer.owner, memref.GetGlobalOp
+            storage = storage_root(buffer)
+            aliased = (
+                isinstance(storage, BlockArgument)
+                or isinstance(storage.owner, memref.GetGlobalOp)
+                or storage is not buffer  # a view: its storage has other dims
             )
             if aliased or buffer in returned:
                 buffer = fl.copy(value)
@@ -328,9 +335,9 @@ def _uses_tensors(op: Operation) -> bool:
     return any(isinstance(t, TensorType) for t in types)
 
 
-def _lower_function(module: ModuleOp, fn: func.FuncOp) -> None:
+def _lower_function(module: ModuleOp, fn: func.FuncOp, views: bool) -> None:
     block = fn.body.block
-    fl = FunctionLowering(block, module)
+    fl = FunctionLowering(block, module, views)
     tensor_args = [a for a in block.args if isinstance(a.type, TensorType)]
     for arg in tensor_args:
         new = block.insert_arg(memref_type(tensor_type_of(arg)), arg.index + 1)
@@ -361,8 +368,13 @@ class BufferizePass(ModulePass):
 
     name = "tc-bufferize"
 
+    views: bool = False
+    """Reshape a stored tensor as a view of its storage (memref.collapse_shape /
+    expand_shape) instead of a copy; the C emitter prints views, the GPU
+    planner does not take them."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for fn in list(op.ops):
             if isinstance(fn, func.FuncOp) and not fn.is_declaration:
-                _lower_function(op, fn)
+                _lower_function(op, fn, self.views)
         check_lowered(op, "tc", self.name)

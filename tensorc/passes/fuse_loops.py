@@ -39,16 +39,22 @@ from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
+from tensorc.lowering.buffer_facts import memref_root, storage_root
+
 MOVABLE: tuple[type[Operation], ...] = (memref.AllocOp, memref.DimOp, cf.AssertOp)
 """Top-level ops (besides scalar arith) that may move above a loop: no memory
 effect on buffer contents."""
 
 
 def _root(value: SSAValue) -> SSAValue:
-    """The buffer behind a memref value (casts are views of their source)."""
-    while isinstance(value.owner, memref.CastOp):
-        value = value.owner.source
-    return value
+    """The buffer behind a memref value (casts and reshapes are views of it)."""
+    return storage_root(value)
+
+
+def _same_rows(value: SSAValue) -> bool:
+    """Whether index 0 of `value` picks the rows of its buffer (not a reshaped
+    view, whose rows are other elements of the storage)."""
+    return memref_root(value) is storage_root(value)
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ def _accesses(loop: scf.ForOp) -> Iterator[Access]:
     for op in loop.body.walk():
         if isinstance(op, memref.LoadOp | memref.StoreOp):
             indices = list(op.indices)
-            local = bool(indices) and indices[0] is iv
+            local = bool(indices) and indices[0] is iv and _same_rows(op.memref)
             yield Access(_root(op.memref), isinstance(op, memref.StoreOp), local)
             continue
         for value in op.operands:
@@ -147,9 +153,9 @@ def forward_row_values(loop: scf.ForOp) -> int:
             buffer = _root(op.memref)
             for key in [k for k in known if k[0] is buffer]:
                 del known[key]
-            if op.parent is body:
+            if op.parent is body and _same_rows(op.memref):
                 known[(buffer, tuple(op.indices))] = op.value
-        elif isinstance(op, memref.LoadOp):
+        elif isinstance(op, memref.LoadOp) and _same_rows(op.memref):
             value = known.get((_root(op.memref), tuple(op.indices)))
             if value is not None and value.type == op.res.type:
                 op.res.replace_all_uses_with(value)

@@ -53,9 +53,11 @@ from xdsl.passes import ModulePass
 
 from tensorc.lowering.buffer_facts import (
     DimEquality,
+    VIEWS,
     data_uses,
     index_constant,
     memref_root,
+    storage_root,
 )
 
 SLOT_ATTR = "tc.slot"
@@ -151,7 +153,7 @@ class _Block:
 def _returned(block: Block) -> list[SSAValue]:
     last = block.last_op
     assert isinstance(last, func.ReturnOp)
-    return [memref_root(v) for v in last.operands]
+    return [storage_root(v) for v in last.operands]
 
 
 def _allocs(block: Block) -> list[SSAValue]:
@@ -178,7 +180,7 @@ def _normalize(block: Block) -> None:
     sink the others to just before their first use (unused ones are erased)."""
     for op in list(block.walk()):
         if isinstance(op, memref.DeallocOp) and isinstance(
-            memref_root(op.memref).owner, memref.AllocOp
+            storage_root(op.memref).owner, memref.AllocOp
         ):  # a call's result keeps its dealloc: the callee allocated it
             op.detach()
             op.erase()
@@ -272,12 +274,12 @@ def _elementwise(top: Operation, dying: SSAValue, fresh: SSAValue) -> bool:
     tuples: set[tuple[SSAValue, ...]] = set()
     written = False
     for op in top.walk():
-        roots = {memref_root(v) for v in op.operands}
+        roots = {storage_root(v) for v in op.operands}
         if not roots & {dying, fresh}:
             continue
         if not isinstance(op, memref.LoadOp | memref.StoreOp):
             return False
-        target = memref_root(op.memref)
+        target = storage_root(op.memref)
         if isinstance(op, memref.StoreOp):
             if target is dying:
                 return False
@@ -394,18 +396,18 @@ def _effects(op: Operation) -> tuple[set[SSAValue], set[SSAValue]]:
     writes: set[SSAValue] = set()
     for nested in op.walk():
         if isinstance(nested, memref.LoadOp):
-            reads.add(memref_root(nested.memref))
+            reads.add(storage_root(nested.memref))
         elif isinstance(nested, memref.StoreOp):
-            writes.add(memref_root(nested.memref))
+            writes.add(storage_root(nested.memref))
         elif isinstance(nested, memref.CopyOp):
-            reads.add(memref_root(nested.source))
-            writes.add(memref_root(nested.destination))
+            reads.add(storage_root(nested.source))
+            writes.add(storage_root(nested.destination))
         else:
             buffers = {
-                memref_root(v)
+                storage_root(v)
                 for v in nested.operands
                 if isinstance(v.type, MemRefType)
-                and not isinstance(nested, memref.DimOp | memref.CastOp)
+                and not isinstance(nested, (memref.DimOp, *VIEWS))
             }
             reads |= buffers
             if not isinstance(nested, func.ReturnOp):

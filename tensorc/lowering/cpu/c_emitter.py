@@ -2,7 +2,8 @@
 
 Precondition (/work/notes/abi.md): the module holds only builtin, func, scf
 (for/if/yield), memref (alloc/dealloc/load/store/dim/global/get_global, also
-cast/copy), arith, math and cf.assert; memrefs have the identity layout;
+cast/copy and the reshaping views collapse_shape/expand_shape of row-major
+storage), arith, math and cf.assert; memrefs have the identity layout;
 `memref.alloc` appears only in the top-level block of a function; returned memrefs
 are fresh allocations or, after tc-place-buffers, an argument updated in place
 (its `tc.aliasing_output` names that result); `func.call` targets the declared
@@ -230,6 +231,14 @@ class CEmitter(MemrefEmitter, ControlEmitter):
     @emit_op.register
     def _(self, op: memref.CastOp) -> None:
         self._emit_cast(op)
+
+    @emit_op.register
+    def _(self, op: memref.CollapseShapeOp) -> None:
+        self._emit_reshaped_view(op)
+
+    @emit_op.register
+    def _(self, op: memref.ExpandShapeOp) -> None:
+        self._emit_reshaped_view(op)
 
     @emit_op.register
     def _(self, op: memref.CopyOp) -> None:

@@ -40,7 +40,12 @@ from xdsl.dialects import arith, func, math, memref, scf
 from xdsl.dialects.builtin import Float16Type, IntegerType
 from xdsl.ir import Attribute, Operation, SSAValue
 
-from tensorc.lowering.buffer_facts import DimEquality, index_constant, memref_root
+from tensorc.lowering.buffer_facts import (
+    DimEquality,
+    index_constant,
+    memref_root,
+    storage_root,
+)
 from tensorc.lowering.cpu.c_expr import c_expression, c_scalar_type
 
 
@@ -178,7 +183,7 @@ def _independent_memory(loop: scf.ForOp) -> bool:
     written: set[SSAValue] = set()
     for op in loop.body.walk():
         if isinstance(op, memref.LoadOp | memref.StoreOp):
-            root = memref_root(op.memref)
+            root = storage_root(op.memref)
             accesses.setdefault(root, []).append(tuple(op.indices))
             if isinstance(op, memref.StoreOp):
                 written.add(root)

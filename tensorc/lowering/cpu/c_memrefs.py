@@ -11,6 +11,7 @@ workspace: it is neither freed nor returned, and its pointer is not `restrict`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +28,7 @@ from tensorc.passes.place_buffers import SLOT_ATTR
 
 STATUS_ASSERT = 1
 STATUS_OUT_OF_MEMORY = 2
+_NAME = re.compile(r"[A-Za-z_]\w*", re.ASCII)
 
 
 def calls_function(op: Operation) -> bool:
@@ -219,6 +221,37 @@ class MemrefEmitter(EmitterBase):
         else:
             dims = f"(const int64_t[]){{{', '.join(view.dims)}}}"
             self._define(op.result, f"{dims}[{self._expr(op.index)}]")
+
+    def _emit_reshaped_view(
+        self, op: memref.CollapseShapeOp | memref.ExpandShapeOp
+    ) -> None:
+        """The same data pointer with the view's dims (row-major storage): the
+        product of the source's dims, or the expand's output sizes."""
+        source = self._view(op.operands[0])
+        t = self.memref_type(op.result.type, op)
+        if isinstance(op, memref.CollapseShapeOp):
+            total = " * ".join(f"(int64_t){d}" for d in source.dims) or "1"
+            dims = [self._dim_variable(total) if DYNAMIC_INDEX in t.get_shape()
+                    else str(t.get_shape()[0])]
+        else:
+            sizes = iter(op.output_shape)
+            dims = [
+                str(size) if size != DYNAMIC_INDEX
+                else self._dim_variable(self._expr(next(sizes)))
+                for size in t.get_shape()
+            ]
+        self._memrefs[op.result] = MemrefView(
+            source.data, tuple(dims), source.element, source.readonly, source.restrict
+        )
+
+    def _dim_variable(self, expr: str) -> str:
+        """`expr` as a name (a new `const int64_t` unless it is one already)."""
+        if _NAME.fullmatch(expr) or expr.isdigit():
+            return expr
+        name = self._fresh("view_d")
+        self._line(f"const int64_t {name} = {expr};")
+        self._line(f"(void){name};  /* a collapsed view's size may go unread */")
+        return name
 
     def _emit_cast(self, op: memref.CastOp) -> None:
         """Same buffer, other static/dynamic dims: the source's dims stay true."""

@@ -1,5 +1,6 @@
 // RUN: tensorc-opt %s -p tc-bufferize | filecheck %s
 // RUN: tensorc-opt %s -p tc-bufferize | tensorc-opt | filecheck %s
+// RUN: tensorc-opt %s -p 'tc-bufferize{views=true}' | filecheck %s --check-prefix=VIEWS
 
 // The BLAS runtime function is declared once, at the top of the module.
 // CHECK:       func.func private @tensorc_gemm_f64(memref<?x?xf64>, memref<?x?xf64>, memref<?x?xf64>, index, index, index, index, index)
@@ -232,3 +233,28 @@ func.func @scan(%x: tensor<?x3xf64>, %h0: tensor<3xf64>, %n: tensor<i64>) -> ten
 // CHECK:           memref.dealloc %[[OUT]] : memref<3xf64>
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return %[[STACKED]] : memref<?x3xf64>
+
+// A reshape copies element by element (its source and result index each other
+// through the row-major linear index); with `views` (the CPU pipeline) it is a
+// view of the same storage instead: collapsed to one dim, expanded to the result.
+
+func.func @reshape(%x: tensor<?x6xf64>, %n: tensor<i64>) -> tensor<?xf64> {
+  %e = tc.exp %x : tensor<?x6xf64>
+  %r = tc.reshape %e(%n) : tensor<?x6xf64>, tensor<i64> -> tensor<?x3xf64>
+  %s = tc.sum %r axes = array<i64: 1> : tensor<?x3xf64> -> tensor<?xf64>
+  func.return %s : tensor<?xf64>
+}
+
+// CHECK-LABEL: func.func @reshape(
+// CHECK:         cf.assert %{{.*}}, "tc.reshape: input and result element counts differ"
+// CHECK:         %[[COPY:.*]] = memref.alloc(%{{.*}}) : memref<?x3xf64>
+// CHECK:           arith.divsi
+// CHECK:           memref.store %{{.*}}, %[[COPY]][%{{.*}}, %{{.*}}] : memref<?x3xf64>
+
+// VIEWS-LABEL: func.func @reshape(
+// VIEWS:         %[[EXP:.*]] = memref.alloc(%{{.*}}) : memref<?x6xf64>
+// VIEWS:         cf.assert %{{.*}}, "tc.reshape: input and result element counts differ"
+// VIEWS-NEXT:    %[[FLAT:.*]] = memref.collapse_shape %[[EXP]] {{\[\[}}0 : i64, 1 : i64]] : memref<?x6xf64> into memref<?xf64>
+// VIEWS-NEXT:    %[[VIEW:.*]] = memref.expand_shape %[[FLAT]] {{\[\[}}0 : i64, 1 : i64]] output_shape [%{{.*}}, 3] : memref<?xf64> into memref<?x3xf64>
+// VIEWS-NOT:     memref.alloc(%{{.*}}) : memref<?x3xf64>
+// VIEWS:           memref.load %[[VIEW]][%{{.*}}, %{{.*}}] : memref<?x3xf64>
