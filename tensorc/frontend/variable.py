@@ -34,6 +34,9 @@ class SourceLoc:
 
 _UNKNOWN = SourceLoc("<unknown>", 0)
 
+_COMPARISONS = frozenset(("lt", "le", "gt", "ge", "eq", "ne"))
+"""Ops whose result has no truth value at graph construction (Theano's rule)."""
+
 
 def user_location() -> SourceLoc:
     frame = sys._getframe(1)
@@ -167,10 +170,15 @@ class Variable:
         return self.__repr__()
 
     def __bool__(self) -> bool:
-        raise TypeError(
-            f"the truth value of symbolic variable {self!r} is unknown at graph "
-            "construction; use T.switch / T.where for conditionals"
-        )
+        """True, as in Theano (`if input:` tests that a variable was given), except
+        for comparisons, whose truth is only known at run time (`a < b < c`)."""
+        if self.op in _COMPARISONS:
+            raise TypeError(
+                f"the truth value of the comparison {self!r} (created at {self.loc}) "
+                "is unknown at graph construction; use T.switch / T.where for "
+                "conditionals"
+            )
+        return True
 
     def __iter__(self) -> Any:
         raise TypeError(f"symbolic variable {self!r} is not iterable")
