@@ -283,7 +283,7 @@ def test_truth_of_variables_follows_theano() -> None:
     """`if input:` is True for a variable (Theano tutorials test arguments so);
     a comparison has no truth value before it runs (`a < b < c` is an error)."""
     x, y = T.dvector("x"), T.dvector("y")
-    assert x and T.exp(x) and tensorc.shared(np.zeros(2))
+    assert x and T.exp(x) and shared(np.zeros(2))
     with pytest.raises(TypeError, match=r"comparison .* unknown at graph construction"):
         bool(x < y)
     with pytest.raises(TypeError):
