@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "bool")
+_DTYPE_NAMES = frozenset(DTYPES)
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -50,11 +51,16 @@ def user_location() -> SourceLoc:
 
 def normalize_dtype(dtype: object) -> str:
     """'float64', np.float64, np.dtype('f8'), 'floatX' -> a tensorc dtype name."""
-    from tensorc.config import config
+    if isinstance(dtype, str) and dtype in _DTYPE_NAMES:  # the common case, fast
+        return dtype
+    if dtype == "floatX":
+        from tensorc.config import config
+
+        return config.floatX
+    if isinstance(dtype, np.dtype) and dtype.name in _DTYPE_NAMES:
+        return dtype.name
     from tensorc.errors import DTypeError
 
-    if dtype == "floatX":
-        return config.floatX
     try:
         name = np.dtype(dtype).name  # type: ignore[arg-type]
     except TypeError as exc:
