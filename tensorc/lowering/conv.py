@@ -38,7 +38,8 @@ from tensorc.lowering.buffers import (
     store,
     tensor_type_of,
 )
-from tensorc.lowering.elementwise import cmpi, constant, emit
+from tensorc.lowering.elementwise import cmpi, constant, element_kind, emit
+from tensorc.lowering.reductions import COMBINERS
 
 
 def _divide(fl: FunctionLowering, value: SSAValue, divisor: int) -> SSAValue:
@@ -222,13 +223,7 @@ def lower_col2im(fl: FunctionLowering, op: tc.Col2imOp) -> SSAValue:
         what = f"input dim {4 + axis} differs from the kernel"
         fl.check_equal(patch_dims[4 + axis], fl.index(kernel[axis]), op, what)
     element = tensor_type_of(op.result).get_element_type()
-    add = (
-        arith.AddfOp
-        if tc.is_float(element)
-        else arith.OrIOp
-        if tc.is_bool(element)
-        else arith.AddiOp
-    )
+    add = COMBINERS["sum"].step[element_kind(element)]
     out = fl.alloc(tensor_type_of(op.result), dims)
     zero = constant(fl.builder, 0, element)
     taps = [fl.index(k) for k in kernel]

@@ -38,8 +38,8 @@ from tensorc.lowering.buffers import (
     store,
     tensor_type_of,
 )
-from tensorc.lowering.elementwise import cmpi, emit, select
-from tensorc.lowering.reductions import transposed_gemm_operand
+from tensorc.lowering.elementwise import cmpi, element_kind, emit, select
+from tensorc.lowering.reductions import COMBINERS, transposed_gemm_operand
 
 SliceAxis = tuple[SSAValue, SSAValue]
 """(index of the first element, number of elements) of a slice along one dim."""
@@ -314,13 +314,7 @@ def lower_scatter_add(fl: FunctionLowering, op: tc.ScatterAddOp) -> SSAValue:
         )
     out = fl.copy(op.dest)
     element = tensor_type_of(op.dest).get_element_type()
-    add = (
-        arith.AddfOp
-        if tc.is_float(element)
-        else arith.OrIOp
-        if tc.is_bool(element)
-        else arith.AddiOp
-    )
+    add = COMBINERS["sum"].step[element_kind(element)]
 
     def body(b: Builder, ivs: list[SSAValue], _: list[SSAValue]) -> list[SSAValue]:
         target = _indexed(fl, op, b, ivs, indices, dest_dims, "dest")
