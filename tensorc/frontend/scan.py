@@ -101,11 +101,7 @@ def scan(
     taps = [info.taps for info in infos if info is not None]
     tapped = [a for arg, t in zip(state_args, taps) for a in _tapped(arg, t)]
     index = _StepIndex(loc)
-    _BUILDING.steps.append(index)
-    try:
-        returned, updates = _outputs(fn(*seq_args, *tapped, *extra), loc)
-    finally:
-        _BUILDING.steps.pop()
+    returned, updates = _call_step(fn, [*seq_args, *tapped, *extra], index, loc)
     if outputs_info is None:
         infos = [None] * len(returned)
     if len(returned) != len(infos):
@@ -135,19 +131,41 @@ def scan(
                  {"body": body, "output": k}, name=name, loc=loc)
         for k, o in enumerate(body.outputs)
     ]
-    n_states = len(inits)
-    stacked_states = iter(
-        stacked if t == [-1] else stacked[:, -1]  # each step's newest value
-        for stacked, t in zip(results[:n_states], taps)
-    )
-    stacked_others = iter(results[len(states) :])
-    ordered = [next(stacked_others if v is None else stacked_states) for v in infos]
-    new_values = OrderedDict(
-        (target, stacked[-1])
-        for target, stacked in zip(updated, results[n_states : len(states)])
-    )
+    ordered, new_values = _user_outputs(results, infos, updated)
     outputs = ordered if len(ordered) != 1 or return_list else ordered[0]
     return outputs, new_values
+
+
+def _call_step(fn: Callable[..., Any], args: list[Variable], index: _StepIndex,
+               loc: SourceLoc) -> tuple[list[Variable], list[tuple[Variable, Variable]]]:
+    """`fn` on the placeholders: its outputs and shared-variable updates. While it
+    runs, `index` is the step index random numbers mix in (step_indices)."""
+    _BUILDING.steps.append(index)
+    try:
+        return _outputs(fn(*args), loc)
+    finally:
+        _BUILDING.steps.pop()
+
+
+def _user_outputs(results: list[Variable], infos: list[_Initial | None],
+                  updated: list[Variable]
+                  ) -> tuple[list[Variable], OrderedDict[Variable, Variable]]:
+    """The scan's results in `outputs_info` order (a windowed state gives each
+    step's newest value), and the updates: each shared variable's last value.
+    `results` holds the states, then the updates, then the other outputs."""
+    n_states = sum(info is not None for info in infos)
+    carried = n_states + len(updated)
+    windows = [info.taps for info in infos if info is not None]
+    states = iter(
+        stacked if taps == [-1] else stacked[:, -1]
+        for stacked, taps in zip(results[:n_states], windows)
+    )
+    others = iter(results[carried:])
+    ordered = [next(others if info is None else states) for info in infos]
+    updates = OrderedDict(
+        (target, stacked[-1]) for target, stacked in zip(updated, results[n_states:carried])
+    )
+    return ordered, updates
 
 
 def map(fn: Callable[..., Any], sequences: Any, non_sequences: Any = None,
