@@ -270,11 +270,10 @@ def build_library(
                 failed = directory / f"{key}.failed.c"
                 cache.publish(failed, source)
                 raise CompileError(compile_failure(failure, failed))
-
-    entry = cache.get_or_build(key, ".so", compile_into, kind="c")
-    if entry.built:
+        # before the library appears: whoever loads it may read its source
         cache.publish(directory / f"{key}.c", source)  # for f.source and debugging
-    return entry
+
+    return cache.get_or_build(key, ".so", compile_into, kind="c")
 
 
 def run_at_once(commands: list[list[str]]) -> subprocess.CompletedProcess[str] | None:
