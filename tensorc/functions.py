@@ -36,6 +36,8 @@ CHAINER_FUNCTIONS = [
     "identity", "max", "maximum", "min", "minimum", "sigmoid_cross_entropy",
     "split_axis", "squeeze", "stack", "swapaxes", "vstack", "where",
     "convolution_2d", "max_pooling_2d", "average_pooling_2d",
+    "batch_normalization", "fixed_batch_normalization", "lstm", "average",
+    "local_response_normalization",
 ]
 """Functions added for Chainer programs (checked by tests/test_chainer_compat.py)."""
 
@@ -48,7 +50,8 @@ __all__ = [
     "sigmoid_cross_entropy", "sin", "softmax", "softmax_cross_entropy", "softplus",
     "split_axis", "sqrt", "square", "squeeze", "stack", "sum", "swapaxes", "tanh",
     "transpose", "vstack", "where", "convolution_2d", "max_pooling_2d",
-    "average_pooling_2d",
+    "average_pooling_2d", "batch_normalization", "fixed_batch_normalization", "lstm",
+    "average", "local_response_normalization",
 ]
 
 # -- float16: compute in float32, return float16 ---------------------------------
@@ -606,3 +609,40 @@ def average_pooling_2d(x: Any, ksize: Any, stride: Any = None, pad: Any = 0
     the mean, as in Chainer. float16 sums in float32."""
     return record(_widened(_pooling_2d), x, ksize, stride, pad, False, "sum",
                   "average_pooling_2d")
+
+
+def _average(x: Node, weights: Node | None, axis: int | None, keepdims: bool
+             ) -> Node:
+    if weights is None:
+        return reduce.mean(x, axis=axis, keepdims=keepdims)
+    if axis is not None and x.ndim > 1:  # weights along one axis
+        weights = shape_ops.dimshuffle(weights, [0 if a == axis else "x"
+                                                 for a in range(x.ndim)])
+    total = reduce.sum(elemwise.mul(x, weights), axis=axis, keepdims=keepdims)
+    return elemwise.true_div(total, reduce.sum(weights))
+
+
+def average(x: Any, axis: int | None = None, weights: Any = None,
+            keepdims: bool = False) -> Variable:
+    """The mean of x over `axis` (all axes by default), weighted by `weights`
+    (Chainer's): sum(x w) / sum(w), the weights of x's shape without an axis,
+    one per element along `axis` with one."""
+    shape = np.shape(_value(x))
+    if axis is not None:
+        axis = _axis(axis, len(shape), "average")
+    if weights is not None:
+        expected = shape if axis is None else (shape[axis],)
+        if np.shape(_value(weights)) != expected:
+            raise ShapeError(f"average: weights of shape {np.shape(_value(weights))} "
+                             f"for x of shape {shape} and axis={axis}; expected "
+                             f"shape {expected}")
+    return record(_widened(_average), x, weights, axis=axis, keepdims=keepdims)
+
+
+# Chainer's normalization and recurrent units, defined in modules of their own.
+from tensorc.functions_normalization import (
+    batch_normalization,
+    fixed_batch_normalization,
+    local_response_normalization,
+)
+from tensorc.functions_recurrent import lstm

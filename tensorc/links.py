@@ -588,3 +588,23 @@ class Classifier(Chain):
             self.accuracy = self.accfun(self.y, t)
             reporter.report({"accuracy": self.accuracy}, self)
         return self.loss
+
+
+# Links defined in modules of their own, which build on the classes above:
+# imported at first use, so that either module may be imported first.
+_LINK_MODULES = {
+    "BatchNormalization": "tensorc.links_normalization",
+    **dict.fromkeys(["GRU", "LSTM", "StatefulGRU", "StatelessGRU", "StatelessLSTM"],
+                    "tensorc.links_recurrent"),
+}
+__all__ += [  # noqa: F822  (module __getattr__)
+    "GRU", "LSTM", "BatchNormalization", "StatefulGRU", "StatelessGRU", "StatelessLSTM",
+]
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name not in _LINK_MODULES:
+        raise AttributeError(f"module 'tensorc.links' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LINK_MODULES[name]), name)

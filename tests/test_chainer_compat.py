@@ -430,7 +430,67 @@ CASES = {
                        lambda x: x.reshape(1, 2, 2, 2, 3, 2).max(axis=(3, 5))),
     "average_pooling_2d": (lambda x: F.average_pooling_2d(x, 2), [_u(1, 2, 4, 6)],
                            lambda x: x.reshape(1, 2, 2, 2, 3, 2).mean(axis=(3, 5))),
+    "batch_normalization": (F.batch_normalization, [_u(5, 3), _u(3), _u(3)],
+                            lambda x, g, b: _batch_norm(x, g, b, (0,))),
+    "batch_normalization_4d": (
+        lambda x, g, b: F.batch_normalization(x, g, b, eps=1e-3),
+        [_u(2, 3, 2, 3), _u(3), _u(3)],
+        lambda x, g, b: _batch_norm(x, g, b, (0, 2, 3), eps=1e-3)),
+    "batch_normalization_axis": (
+        lambda x, g, b: F.batch_normalization(x, g, b, axis=(0, 1)),
+        [_u(2, 3, 4), _u(4), _u(4)], lambda x, g, b: _batch_norm(x, g, b, (0, 1))),
+    "fixed_batch_normalization": (
+        F.fixed_batch_normalization,
+        [_u(2, 3, 2, 2), _u(3), _u(3), _u(3), _u(3, low=0.5, high=2.0)],
+        lambda x, g, b, m, v: _expanded(g, x.ndim, (0, 2, 3)) * (
+            x - _expanded(m, x.ndim, (0, 2, 3))) / np.sqrt(
+                _expanded(v, x.ndim, (0, 2, 3)) + 2e-5) + _expanded(b, x.ndim, (0, 2, 3))),
+    "lstm": (lambda c, x: F.concat(F.lstm(c, x), axis=1), [_u(3, 2), _u(3, 8)],
+             lambda c, x: np.concatenate(_lstm(c, x), axis=1)),
+    "lstm_shorter_batch": (lambda c, x: F.lstm(c, x)[0], [_u(3, 2), _u(2, 8)],
+                           lambda c, x: np.concatenate([_lstm(c[:2], x)[0], c[2:]])),
+    "average": (lambda x, w: F.average(x, axis=1, weights=w),
+                [_u(3, 4), _u(4, low=0.5, high=1.5)],
+                lambda x, w: np.average(x, axis=1, weights=w)),
+    "average_unweighted": (F.average, [_u(3, 4)], np.average),
+    "local_response_normalization": (
+        lambda x: F.local_response_normalization(x, n=3, k=1.0, alpha=0.5, beta=0.75),
+        [_u(2, 4, 2, 1)], lambda x: _local_response(x, 3, 1.0, 0.5, 0.75)),
 }
+
+
+def _expanded(v, ndim, axes):
+    """A per-channel array with length-1 axes at `axes`."""
+    return v.reshape([1 if a in axes else -1 for a in range(ndim)])
+
+
+def _batch_norm(x, gamma, beta, axes, eps=2e-5):
+    """Chainer's documented batch normalization: batch mean and biased variance."""
+    mean = _expanded(x.mean(axis=axes), x.ndim, axes)
+    var = _expanded(x.var(axis=axes), x.ndim, axes)
+    return (_expanded(gamma, x.ndim, axes) * (x - mean) / np.sqrt(var + eps)
+            + _expanded(beta, x.ndim, axes))
+
+
+def _lstm(c_prev, x):
+    """Chainer's documented LSTM: x (N, 4 units) is viewed as (N, units, 4), the
+    sources a, i, f, o are [:, :, k]; c = tanh(a) s(i) + s(f) c_prev, h = s(o)
+    tanh(c)."""
+    a, i, f, o = (x.reshape(len(x), -1, 4)[:, :, k] for k in range(4))
+    def sigmoid(v):
+        return 1 / (1 + np.exp(-v))
+
+    c = np.tanh(a) * sigmoid(i) + sigmoid(f) * c_prev
+    return c, sigmoid(o) * np.tanh(c)
+
+
+def _local_response(x, n, k, alpha, beta):
+    """x / (k + alpha sum of x^2 over the channels within n // 2) ^ beta, by loops."""
+    total = np.zeros_like(x)
+    for c in range(x.shape[1]):
+        near = slice(max(c - n // 2, 0), c + n // 2 + 1)
+        total[:, c] = (x[:, near] ** 2).sum(axis=1)
+    return x / (k + alpha * total) ** beta
 
 
 def _correlate(x, w, b, stride, pad):
