@@ -477,11 +477,12 @@ def _lstm(c_prev, x):
     sources a, i, f, o are [:, :, k]; c = tanh(a) s(i) + s(f) c_prev, h = s(o)
     tanh(c)."""
     a, i, f, o = (x.reshape(len(x), -1, 4)[:, :, k] for k in range(4))
-    def sigmoid(v):
-        return 1 / (1 + np.exp(-v))
+    c = np.tanh(a) * _sigmoid(i) + _sigmoid(f) * c_prev
+    return c, _sigmoid(o) * np.tanh(c)
 
-    c = np.tanh(a) * sigmoid(i) + sigmoid(f) * c_prev
-    return c, sigmoid(o) * np.tanh(c)
+
+def _sigmoid(v):
+    return 1 / (1 + np.exp(-v))
 
 
 def _local_response(x, n, k, alpha, beta):
