@@ -18,14 +18,14 @@ from tensorc.errors import ShapeError
 from tensorc.frontend import elemwise, shape_ops
 from tensorc.frontend.variable import Variable as Node
 
-__all__ = ["lstm", "lstm_gates"]
+__all__ = ["lstm"]
 
 
 def _value(x: Any) -> Any:
     return x.data if isinstance(x, Variable) else x
 
 
-def lstm_gates(x: Node, units: int) -> list[Node]:
+def _sources(x: Node, units: int) -> list[Node]:
     """The sources a, i, f, o of x (N, 4 units, ...) in Chainer's interleaved
     layout: x viewed as (N, units, 4, ...), source k is [:, :, k] (column
     4 u + k of unit u)."""
@@ -35,7 +35,7 @@ def lstm_gates(x: Node, units: int) -> list[Node]:
 
 
 def _lstm(c_prev: Node, x: Node, units: int, batch: int | None) -> list[Node]:
-    a, i, f, o = lstm_gates(x, units)
+    a, i, f, o = _sources(x, units)
     # Fewer rows in x than in c_prev (shorter sequences last): only the first
     # rows of the state advance, the others pass through unchanged.
     head = c_prev if batch is None else shape_ops.getitem(c_prev, slice(0, batch))
