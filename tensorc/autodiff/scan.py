@@ -6,10 +6,18 @@ y_0..y_{n-1}. Backward, with cotangents dH (of the stacked states) and dY (of th
 other outputs), a `reverse` scan carries c (the cotangent reaching h_{t+1} from
 later steps) and a running sum a (of the params' cotangents):
 
-    step t (t = n-1 .. 0), sequences x_t, h_t, dH_t, dY_t, params p:
-        (h_{t+1}, y_t) = forward step(x_t, h_t, p)         (recomputed)
+    step t (t = n-1 .. 0), sequences x_t, h_t, dH_t, dY_t, r_t, params p:
+        (h_{t+1}, y_t) = forward step(x_t, h_t, p)         (what r_t does not hold)
         seed h_{t+1} with c + dH_t and y_t with dY_t, sweep back to the arguments
         c <- d h_t;  a <- a + d p;  output d x_t
+
+r_t are the residuals: the values of the forward step that the backward ops read
+and that change from step to step (e.g. tanh's output, which tanh's VJP reads).
+The forward scan is rebuilt to also return them, stacked, so the backward step
+reads them instead of recomputing the forward step (what else it needs, e.g. a
+transposed weight, is recomputed: it is the same at every step). Only the
+sequences and params whose cotangents are wanted (they depend on some wrt) get
+them computed.
 
 where h_t for t = 0..n-1 is the initial state followed by the stacked states
 without the last. The cotangents of the inits and params are the carried values
@@ -31,7 +39,7 @@ from xdsl.dialects.builtin import (
     UnitAttr,
     i64,
 )
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.traits import SymbolTable
 
@@ -43,7 +51,8 @@ from tensorc.lowering.legality import describe
 
 
 def scan_vjp(
-    b: GradBuilder, op: Operation, cotangents: list[SSAValue | None]
+    b: GradBuilder, op: Operation, cotangents: list[SSAValue | None],
+    active: list[bool],
 ) -> list[SSAValue | None]:
     assert isinstance(op, tc.ScanOp)
     if op.final_states is not None:
@@ -53,7 +62,7 @@ def scan_vjp(
             "scan) is not supported"
         )
     states = len(op.inits)
-    floats = _Floats(op)
+    floats = _Floats(op, active)
     previous = [
         _previous(b, init, stacked, op.n_steps)
         for init, stacked in zip(op.inits, op.results_)
@@ -62,8 +71,9 @@ def scan_vjp(
         cotangents[k] if cotangents[k] is not None else b.zeros_like(op.results_[k])
         for k in (*floats.states, *(states + o for o in floats.outputs))
     ]
-    name = _backward_body(op, floats)
-    sequences = [*op.sequences, *previous, *d_stacked]
+    name, residuals = _backward_body(op, floats)
+    forward = _with_residuals(op, residuals)
+    sequences = [*op.sequences, *previous, *d_stacked, *forward.results[len(op.results):]]
     inits = [b.zeros_like(v) for v in floats.carried(op)]
     length = shape(op.results_[0])[0]
     result_types = [
@@ -88,20 +98,32 @@ def scan_vjp(
         _padded(b, r, op.sequences[i], op.n_steps)
         for r, i in zip(backward.results[len(inits):], floats.sequences)
     ]
-    return _by_operand(op, floats, carried, d_sequences)
+    cotangents = _by_operand(op, floats, carried, d_sequences)
+    if forward is not op:
+        Rewriter.replace_op(op, [], forward.results[: len(op.results)])
+    return cotangents
 
 
 class _Floats:
-    """Which sequences, states, other outputs and params carry gradients."""
+    """Which sequences, states, other outputs and params carry gradients: float
+    ones, and for sequences and params only those whose cotangent is wanted
+    (`active`, per operand of `op`). States always carry theirs: it flows from
+    step to step."""
 
-    def __init__(self, op: tc.ScanOp) -> None:
+    def __init__(self, op: tc.ScanOp, active: list[bool]) -> None:
         states = len(op.inits)
-        self.sequences = [i for i, v in enumerate(op.sequences) if tc.is_float(v.type)]
+        wanted = active[1 : 1 + len(op.sequences)]
+        self.sequences = [
+            i for i, v in enumerate(op.sequences) if tc.is_float(v.type) and wanted[i]
+        ]
         self.states = [j for j, v in enumerate(op.inits) if tc.is_float(v.type)]
         self.outputs = [
             o for o, v in enumerate(op.results_[states:]) if tc.is_float(v.type)
         ]
-        self.params = [q for q, v in enumerate(op.params) if tc.is_float(v.type)]
+        wanted = active[1 + len(op.sequences) + states :]
+        self.params = [
+            q for q, v in enumerate(op.params) if tc.is_float(v.type) and wanted[q]
+        ]
 
     def carried(self, op: tc.ScanOp) -> list[SSAValue]:
         """The values whose cotangents the backward scan carries."""
@@ -162,9 +184,61 @@ def _padded(b: GradBuilder, stacked: SSAValue, sequence: SSAValue, n: SSAValue
 # -- the backward step -----------------------------------------------------------------
 
 
-def _backward_body(op: tc.ScanOp, floats: _Floats) -> str:
-    """A private function computing one backward step (module docstring); its
-    name."""
+def _with_residuals(op: tc.ScanOp, residuals: list[SSAValue]) -> tc.ScanOp:
+    """`op` whose step also returns `residuals` (values of its body the backward
+    step reads instead of recomputing them), stacked as extra results; `op`
+    itself when there are none. The new op goes right before `op`."""
+    if not residuals:
+        return op
+    forward = SymbolTable.lookup_symbol(op, op.body)
+    assert isinstance(forward, func.FuncOp)
+    ret = forward.body.block.last_op
+    assert isinstance(ret, func.ReturnOp)
+    Rewriter.replace_op(ret, func.ReturnOp(*ret.arguments, *residuals))
+    forward.update_function_type()
+    length = shape(op.results_[0])[0]
+    extra = [TensorType(element(r), [length, *shape(r)]) for r in residuals]
+    new = tc.ScanOp.build(
+        operands=[op.n_steps, list(op.sequences), list(op.inits), list(op.params)],
+        result_types=[[*(r.type for r in op.results_), *extra]],
+        properties=dict(op.properties),
+    )
+    new.location = op.location
+    Rewriter.insert_op(new, InsertPoint.before(op))
+    return new
+
+
+def _save_residuals(
+    block: Block, cloned: list[Operation], origin: dict[SSAValue, SSAValue],
+    varying_args: Sequence[SSAValue], position: int,
+) -> list[SSAValue]:
+    """Replace the recomputed step values that the backward ops read and that
+    change from step to step by new arguments of the backward step (inserted at
+    `position`), erase what no longer needs recomputing; the forward values to
+    save instead, in argument order."""
+    varying = set(varying_args)
+    for op in cloned:
+        if any(v in varying for v in op.operands):
+            varying.update(op.results)
+    inside = set(cloned)
+    needed = [
+        r for op in cloned for r in op.results
+        if r in varying and any(u.operation not in inside for u in r.uses)
+    ]
+    saved: list[SSAValue] = []
+    for value in needed:
+        arg = block.insert_arg(value.type, position + len(saved))
+        value.replace_all_uses_with(arg)
+        saved.append(origin[value])
+    for op in reversed(cloned):
+        if not any(r.uses for r in op.results):
+            Rewriter.erase_op(op)
+    return saved
+
+
+def _backward_body(op: tc.ScanOp, floats: _Floats) -> tuple[str, list[SSAValue]]:
+    """A private function computing one backward step (module docstring): its
+    name, and the forward step's values it reads as extra sequences."""
     from tensorc.passes.autodiff import ReverseSweep, active_values, gradient
 
     forward = SymbolTable.lookup_symbol(op, op.body)
@@ -203,12 +277,16 @@ def _backward_body(op: tc.ScanOp, floats: _Floats) -> str:
     block = function.body.block
     last: Operation | None = None
     returned: Sequence[SSAValue] = ()
+    cloned: list[Operation] = []
     for forward_op in forward.body.block.ops:
         if isinstance(forward_op, func.ReturnOp):
             returned = [mapping.get(v, v) for v in forward_op.arguments]
             break
         last = forward_op.clone(value_mapper=mapping)
         block.add_op(last)
+        cloned.append(last)
+    origin = {mapping[r]: r for op_ in forward.body.block.ops for r in op_.results
+              if r in mapping}
     b = GradBuilder(InsertPoint.at_end(block))
     b.location = op.location
     wrt = [
@@ -232,7 +310,9 @@ def _backward_body(op: tc.ScanOp, floats: _Floats) -> str:
         *(gradient(b, sweep, xs[i]) for i in floats.sequences),
     ]
     block.add_op(func.ReturnOp(*results))
-    return name
+    saved = _save_residuals(block, cloned, origin, [*xs, *hs], offset)
+    function.update_function_type()
+    return name, saved
 
 
 def _module_of(op: Operation) -> ModuleOp:

@@ -34,10 +34,13 @@ Rule = Callable[[GradBuilder, Operation, SSAValue], Cotangents]
 
 @dataclass(frozen=True)
 class MultiResultRule:
-    """The VJP rule of an op with several results: `rule(b, op, gs)` gets one
-    cotangent per result (None where no gradient flows back into it)."""
+    """The VJP rule of an op with several results: `rule(b, op, gs, active)` gets
+    one cotangent per result (None where no gradient flows back into it) and, per
+    operand, whether its cotangent is wanted (it depends on some wrt)."""
 
-    rule: Callable[[GradBuilder, Operation, list[SSAValue | None]], Cotangents]
+    rule: Callable[
+        [GradBuilder, Operation, list[SSAValue | None], list[bool]], Cotangents
+    ]
 
 
 @dataclass(frozen=True)

@@ -86,11 +86,13 @@ class ReverseSweep:
         self.back_from(last)
 
     def back_from(self, last: Operation | None) -> None:
-        """Visit `last` and every op before it, last first."""
+        """Visit `last` and every op before it, last first (a rule may replace the
+        op it visits: the walk goes on from the op before it)."""
         op = last
         while op is not None:
+            before = op.prev_op
             self.visit(op)
-            op = op.prev_op
+            op = before
 
     def visit(self, op: Operation) -> None:
         cotangents = [self.cotangents.get(r) for r in op.results]
@@ -103,7 +105,8 @@ class ReverseSweep:
             return
         self.b.location = op.location
         if isinstance(rule, MultiResultRule):
-            contributions = rule.rule(self.b, op, cotangents)
+            active = [v in self.active for v in op.operands]
+            contributions = rule.rule(self.b, op, cotangents, active)
         elif rule is None or len(op.results) != 1:
             raise _missing_rule(op)
         else:
