@@ -359,3 +359,21 @@ def test_the_flat_loop_runs_only_when_the_inner_dims_match() -> None:
 
 
 # endregion
+
+
+def test_loops_of_small_static_work_have_no_threaded_copy() -> None:
+    """Trip counts known at compile time and less work than the threading
+    threshold: one plain loop, no OpenMP region (less C to compile)."""
+    from tensorc.lowering.cpu import c_loops, c_prelude
+
+    assert f"#define TENSORC_PARALLEL_WORK {c_loops.PARALLEL_WORK}" in (
+        c_prelude.PARALLEL_MACROS
+    )
+    small = T.TensorType("float64", shape=(4, 8))("small")
+    f = tensorc.function([small], T.exp(small) * 2)
+    source = f.source
+    assert source is not None
+    body = source[source.index("\nTC_NEST ") :]
+    assert "omp parallel" not in body and body.count("for (") == 1
+    value = np.arange(32.0).reshape(4, 8) / 10
+    np.testing.assert_allclose(f(value), np.exp(value) * 2, rtol=1e-15)

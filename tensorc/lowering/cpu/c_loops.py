@@ -221,6 +221,10 @@ def _child_loops(op: Operation) -> Iterator[scf.ForOp]:
                     yield from _child_loops(nested)
 
 
+PARALLEL_WORK = 131072.0
+"""c_prelude's TENSORC_PARALLEL_WORK: loops of less work run on one thread."""
+
+
 def plan_loops(root: Operation) -> dict[scf.ForOp, LoopPlan]:
     """A LoopPlan for every scf.for in the functions under `root`."""
     plans: dict[scf.ForOp, LoopPlan] = {}
@@ -244,7 +248,8 @@ def _plan(
     children = list(_child_loops(loop))
     reductions = _reductions(loop)
     independent = reductions is not None and _independent_memory(loop)
-    threads = independent and not threaded_above
+    small = (work := static_work(loop)) is not None and work < PARALLEL_WORK
+    threads = independent and not threaded_above and not small
     for child in children:
         _plan(child, threaded_above or threads, plans, dims)
     nest = flat_nest(loop, plans) if independent else ()
@@ -355,6 +360,20 @@ def _body_cost(op: Operation) -> float:
                 if not isinstance(nested, scf.ForOp):
                     total += op_cost(nested) + _body_cost(nested)
     return total
+
+
+def static_work(loop: scf.ForOp) -> float | None:
+    """The work of a loop nest whose trip counts are all constants (None when
+    some is not): a nest this small never runs on threads, and needs no threaded
+    copy in the C."""
+    lower, upper = index_constant(loop.lb), index_constant(loop.ub)
+    if lower is None or upper is None:
+        return None
+    inner = [static_work(child) for child in _child_loops(loop)]
+    if any(w is None for w in inner):
+        return None
+    body = _body_cost(loop) + sum(w for w in inner if w is not None)
+    return max(upper - lower, 0) * (body or 1.0)
 
 
 def work_estimate(loop: scf.ForOp, spell: Callable[[SSAValue], str | None]) -> str:
