@@ -356,3 +356,15 @@ def test_a_gibbs_chain_samples_in_every_step(mode: str) -> None:
     samples = tensorc.function([v0], chain, mode=mode)(np.zeros(6))
     assert set(np.unique(samples)) <= {0.0, 1.0}
     assert 0.3 < samples.mean() < 0.7 and len({tuple(s) for s in samples}) > 10
+
+
+def test_a_step_failing_late_leaves_shared_variables_untouched(mode: str) -> None:
+    w = tensorc.shared(np.ones(4))
+    idx = T.lvector("idx")
+    out, _ = tensorc.scan(lambda i, acc: acc + w[i], sequences=idx,
+                          outputs_info=T.constant(0.0))
+    f = tensorc.function([idx], out[-1], updates=[(w, w * 2)], mode=mode)
+    assert f(np.array([0, 1])) == pytest.approx(2.0)
+    with pytest.raises(TensorcError, match=r"test_scan\.py:\d+\): index"):
+        f(np.array([0, 1, 9]))  # the third step fails
+    np.testing.assert_array_equal(w.get_value(), np.full(4, 2.0))
