@@ -200,9 +200,21 @@ class Adam(Optimizer):
                    state: dict[str, np.ndarray]) -> None:
         m = state.setdefault("m", np.zeros_like(value))
         v = state.setdefault("v", np.zeros_like(value))
-        m += (1 - self.beta1) * (grad - m)
-        v += (1 - self.beta2) * (grad * grad - v)
-        value -= (self.lr * m / (np.sqrt(v) + self.eps)).astype(value.dtype)
+        # In-place ufuncs on two scratch arrays: the same operations in the same
+        # order as `m += (1 - beta1) * (grad - m)`, etc. (same values), without a
+        # temporary per operation. m, v and value share value's dtype.
+        scratch = np.subtract(grad, m, out=np.empty_like(m))
+        scratch *= 1 - self.beta1
+        m += scratch
+        np.multiply(grad, grad, out=scratch)
+        scratch -= v
+        scratch *= 1 - self.beta2
+        v += scratch
+        root = np.sqrt(v, out=scratch)
+        root += self.eps
+        step = np.multiply(m, self.lr, out=np.empty_like(m))
+        step /= root
+        value -= step
 
 
 class AdaGrad(Optimizer):

@@ -95,8 +95,55 @@ def _check_conforms(where: str, label: str, t: Attribute, value: np.ndarray) -> 
                              f"but its type {t} says {static}")
 
 
+_Conformance = tuple[np.dtype, int, tuple[tuple[int, int], ...]]
+_CONFORMANCE: dict[int, tuple[Attribute, _Conformance | None]] = {}
+"""id(tensor type) -> (the type, (dtype, rank, (axis, static size) pairs)), None
+for other types. Keyed by id, not by value: hashing an xDSL type walks all of its
+parameters. Each entry keeps its type alive, so an id cannot be reused meanwhile."""
+_CONFORMANCE_LIMIT = 8192
+
+
+def _conformance(t: Attribute) -> _Conformance | None:
+    entry = _CONFORMANCE.get(id(t))
+    if entry is not None:
+        return entry[1]
+    spec = None
+    if isinstance(t, TensorType):
+        shape = t.get_shape()
+        static = tuple((a, n) for a, n in enumerate(shape) if n != DYNAMIC)
+        spec = (np.dtype(dtype_of(t)), len(shape), static)
+    if len(_CONFORMANCE) >= _CONFORMANCE_LIMIT:
+        _CONFORMANCE.clear()
+    _CONFORMANCE[id(t)] = (t, spec)
+    return spec
+
+
+def _all_conform(values: Sequence[SSAValue], arrays: Sequence[object]) -> bool:
+    """Whether every array conforms to the type of its value (`_check_conforms`
+    would pass), decided from the static parts of the types cached per type. False
+    also when unsure (not an ndarray, not a tensor type, counts differ): the caller
+    then runs the full checks, which raise the exact error."""
+    if len(values) != len(arrays):
+        return False
+    for value, array in zip(values, arrays):
+        spec = _conformance(value.type)
+        if spec is None or type(array) is not np.ndarray:
+            return False
+        dtype, rank, static = spec
+        if array.dtype != dtype or array.ndim != rank:
+            return False
+        shape = array.shape
+        for axis, size in static:
+            if shape[axis] != size:
+                return False
+    return True
+
+
 def _check_same_shapes(op: Operation, values: Values) -> None:
     """Elementwise operands (same type) must also agree in their dynamic dims."""
+    first_shape = values[0].shape
+    if all(value.shape == first_shape for value in values):
+        return  # the common case: no operand labels to build
     labels = _operand_labels(op)
     first = values[0]
     for label, value in zip(labels[1:], values[1:]):
@@ -626,14 +673,17 @@ def interpret_op(op: Operation, values: Sequence[np.ndarray]) -> list[np.ndarray
         hint = " (tc-autodiff expands it)" if isinstance(op, tc.GradOp) else ""
         raise LoweringError(f"{_where(op)}: the reference interpreter cannot execute "
                             f"{op.name}{hint}")
-    where = _where(op)
-    labels = _operand_labels(op)
-    for label, operand, value in zip(labels, op.operands, values, strict=True):
-        _check_conforms(where, label, operand.type, value)
+    if not _all_conform(op.operands, values):  # labels only for the slow path
+        where = _where(op)
+        labels = _operand_labels(op)
+        for label, operand, value in zip(labels, op.operands, values, strict=True):
+            _check_conforms(where, label, operand.type, value)
     results = reference(op, list(values))
-    for label, result, value in zip(_result_labels(op), op.results, results,
-                                    strict=True):
-        _check_conforms(where, label, result.type, value)
+    if not _all_conform(op.results, results):
+        where = _where(op)
+        for label, result, value in zip(_result_labels(op), op.results, results,
+                                        strict=True):
+            _check_conforms(where, label, result.type, value)
     return results
 
 
