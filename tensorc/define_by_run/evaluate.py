@@ -66,6 +66,8 @@ class LeafNode(Node):
 
 def attrs_key(attrs: Mapping[str, Any]) -> Hashable:
     """A hashable form of node attributes (constant values by dtype, shape, bytes)."""
+    if not attrs:  # most nodes: skip the sort
+        return ()
     return tuple(sorted((name, _value_key(value)) for name, value in attrs.items()))
 
 
@@ -86,24 +88,29 @@ _OPS: dict[Hashable, Operation] = {}
 
 def _op_for(node: Node) -> Operation:
     """The tc op of `node` on placeholder operands (cached by structure and line)."""
+    loc, result = node.loc, node.type
+    key = (
+        node.op, attrs_key(node.attrs), result.dtype, result.shape, loc.filename,
+        loc.line, *[(i.type.dtype, i.type.shape) for i in node.inputs],
+    )
+    op = _OPS.get(key)
+    if op is None:
+        op = _OPS[key] = _build_op(node)
+    return op
+
+
+def _build_op(node: Node) -> Operation:
     from xdsl.utils.test_value import create_ssa_value
 
     from tensorc.dialects import tc
     from tensorc.frontend.trace import build_op
 
-    key = (
-        node.op, attrs_key(node.attrs), type_key(node),
-        tuple(type_key(i) for i in node.inputs), node.loc.filename, node.loc.line,
-    )
-    op = _OPS.get(key)
-    if op is None:
-        if len(_OPS) >= _OP_CACHE_LIMIT:
-            _OPS.clear()
-        operands = [
-            create_ssa_value(tc.tensor_type(i.dtype, i.type.shape)) for i in node.inputs
-        ]
-        op = _OPS[key] = build_op(node, operands)
-    return op
+    if len(_OPS) >= _OP_CACHE_LIMIT:
+        _OPS.clear()
+    operands = [
+        create_ssa_value(tc.tensor_type(i.dtype, i.type.shape)) for i in node.inputs
+    ]
+    return build_op(node, operands)
 
 
 def pending(outputs: Iterable[Node], known: Mapping[int, np.ndarray]) -> list[Node]:

@@ -39,12 +39,25 @@ _COMPARISONS = frozenset(("lt", "le", "gt", "ge", "eq", "ne"))
 """Ops whose result has no truth value at graph construction (Theano's rule)."""
 
 
+_PACKAGE_PREFIX = _PACKAGE_DIR + os.sep
+_LOCATIONS: dict[tuple[str, int], SourceLoc] = {}
+"""Interned user locations: every node records one, and a frozen SourceLoc is
+slower to construct than to look up (a program has few distinct lines)."""
+
+
 def user_location() -> SourceLoc:
+    """The first stack frame outside the tensorc package (every node records it)."""
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(_PACKAGE_DIR + os.sep):
-            return SourceLoc(filename, frame.f_lineno)
+        if not filename.startswith(_PACKAGE_PREFIX):
+            key = (filename, frame.f_lineno)
+            loc = _LOCATIONS.get(key)
+            if loc is None:
+                if len(_LOCATIONS) >= 4096:
+                    _LOCATIONS.clear()
+                loc = _LOCATIONS[key] = SourceLoc(*key)
+            return loc
         frame = frame.f_back  # type: ignore[assignment]
     return _UNKNOWN
 
