@@ -126,7 +126,9 @@ def _all_conform(values: Sequence[SSAValue], arrays: Sequence[object]) -> bool:
     if len(values) != len(arrays):
         return False
     for value, array in zip(values, arrays):
-        spec = _conformance(value.type)
+        t = value.type
+        entry = _CONFORMANCE.get(id(t))
+        spec = entry[1] if entry is not None else _conformance(t)
         if spec is None or type(array) is not np.ndarray:
             return False
         dtype, rank, static = spec
@@ -142,7 +144,10 @@ def _all_conform(values: Sequence[SSAValue], arrays: Sequence[object]) -> bool:
 def _check_same_shapes(op: Operation, values: Values) -> None:
     """Elementwise operands (same type) must also agree in their dynamic dims."""
     first_shape = values[0].shape
-    if all(value.shape == first_shape for value in values):
+    for value in values:
+        if value.shape != first_shape:
+            break
+    else:
         return  # the common case: no operand labels to build
     labels = _operand_labels(op)
     first = values[0]
@@ -359,9 +364,26 @@ def _arg_extremum(fn: Callable[..., np.ndarray]) -> Reference:
 # ---------------------------------------------------------------------------------
 
 
+_DECODED: dict[int, tuple[Attribute, np.ndarray]] = {}
+"""id(small dense attribute) -> (the attribute, its array): eager programs run the
+same constants again and again. Each entry keeps its attribute alive (no id reuse);
+attributes are immutable, so the array stays their value."""
+_DECODED_LIMIT = 4096
+_DECODED_MAX_BYTES = 1024
+
+
 def _constant(op: Operation, values: Values) -> Values:
     assert isinstance(op, tc.ConstantOp)
-    return [array_from_dense(op.value)]
+    attr = op.value
+    entry = _DECODED.get(id(attr))
+    if entry is None:
+        array = array_from_dense(attr)
+        if array.nbytes > _DECODED_MAX_BYTES:
+            return [array]
+        if len(_DECODED) >= _DECODED_LIMIT:
+            _DECODED.clear()
+        entry = _DECODED[id(attr)] = (attr, array)
+    return [entry[1].copy()]  # results never alias: the cached array stays intact
 
 
 def _broadcast(op: Operation, values: Values) -> Values:
@@ -375,7 +397,11 @@ def _broadcast(op: Operation, values: Values) -> Values:
             raise _shape_error(
                 op, f"input dim {axis} is {size} but the target dim {offset + axis} "
                     f"is {want} (only dims that are statically 1 broadcast)")
-    return [np.broadcast_to(x, target).copy()]
+    if x.ndim > len(target):  # invalid IR: keep numpy's own error
+        return [np.broadcast_to(x, target).copy()]
+    result = np.empty(target, dtype=x.dtype)
+    np.copyto(result, x)  # = broadcast_to(x, target).copy(), without a view
+    return [result]
 
 
 def _matmul(op: Operation, values: Values) -> Values:
