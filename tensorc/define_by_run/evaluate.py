@@ -66,9 +66,10 @@ class LeafNode(Node):
 
 def attrs_key(attrs: Mapping[str, Any]) -> Hashable:
     """A hashable form of node attributes (constant values by dtype, shape, bytes)."""
-    if not attrs:  # most nodes: skip the sort
+    if not attrs:  # most nodes: nothing to sort
         return ()
-    return tuple(sorted((name, _value_key(value)) for name, value in attrs.items()))
+    # Sorting the names alone gives the same order (names are unique).
+    return tuple([(name, _value_key(attrs[name])) for name in sorted(attrs)])
 
 
 def _value_key(value: Any) -> Hashable:
