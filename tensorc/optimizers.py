@@ -26,6 +26,16 @@ import numpy as np
 from tensorc.define_by_run.variable import Variable
 
 
+def _zeros_state(state: dict[str, np.ndarray], name: str,
+                 value: np.ndarray) -> np.ndarray:
+    """`state[name]`, created as zeros like `value` at the first step (not
+    `setdefault`: that would allocate and fill the zeros at every step)."""
+    array = state.get(name)
+    if array is None:
+        array = state[name] = np.zeros_like(value)
+    return array
+
+
 class Optimizer:
     """Updates the parameters of a Link, or a list of Variables; subclasses define
     `update_one`. Hooks (`add_hook`, see `tensorc.optimizer_hooks`) adjust the
@@ -171,7 +181,7 @@ class MomentumSGD(Optimizer):
 
     def update_one(self, value: np.ndarray, grad: np.ndarray,
                    state: dict[str, np.ndarray]) -> None:
-        v = state.setdefault("v", np.zeros_like(value))
+        v = _zeros_state(state, "v", value)
         v *= self.momentum
         v -= self.lr * grad
         value += v
@@ -198,8 +208,8 @@ class Adam(Optimizer):
 
     def update_one(self, value: np.ndarray, grad: np.ndarray,
                    state: dict[str, np.ndarray]) -> None:
-        m = state.setdefault("m", np.zeros_like(value))
-        v = state.setdefault("v", np.zeros_like(value))
+        m = _zeros_state(state, "m", value)
+        v = _zeros_state(state, "v", value)
         # In-place ufuncs on two scratch arrays: the same operations in the same
         # order as `m += (1 - beta1) * (grad - m)`, etc. (same values), without a
         # temporary per operation. m, v and value share value's dtype.
@@ -227,7 +237,7 @@ class AdaGrad(Optimizer):
 
     def update_one(self, value: np.ndarray, grad: np.ndarray,
                    state: dict[str, np.ndarray]) -> None:
-        h = state.setdefault("h", np.zeros_like(value))
+        h = _zeros_state(state, "h", value)
         h += grad * grad
         value -= (self.lr * grad / (np.sqrt(h) + self.eps)).astype(value.dtype)
 
@@ -243,7 +253,7 @@ class RMSprop(Optimizer):
 
     def update_one(self, value: np.ndarray, grad: np.ndarray,
                    state: dict[str, np.ndarray]) -> None:
-        ms = state.setdefault("ms", np.zeros_like(value))
+        ms = _zeros_state(state, "ms", value)
         ms *= self.alpha
         ms += (1 - self.alpha) * grad * grad
         value -= (self.lr * grad / (np.sqrt(ms) + self.eps)).astype(value.dtype)
