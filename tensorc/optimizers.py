@@ -210,9 +210,16 @@ class Adam(Optimizer):
                    state: dict[str, np.ndarray]) -> None:
         m = _zeros_state(state, "m", value)
         v = _zeros_state(state, "v", value)
+        arrays = (grad, m, v)
+        if any(a.dtype != value.dtype or a.shape != value.shape for a in arrays):
+            # Mixed dtypes or shapes (not from `update`): numpy's promotion rules.
+            m += (1 - self.beta1) * (grad - m)
+            v += (1 - self.beta2) * (grad * grad - v)
+            value -= (self.lr * m / (np.sqrt(v) + self.eps)).astype(value.dtype)
+            return
         # In-place ufuncs on two scratch arrays: the same operations in the same
-        # order as `m += (1 - beta1) * (grad - m)`, etc. (same values), without a
-        # temporary per operation. m, v and value share value's dtype.
+        # order as above (same values, all in value's dtype), without a temporary
+        # per operation.
         scratch = np.subtract(grad, m, out=np.empty_like(m))
         scratch *= 1 - self.beta1
         m += scratch
