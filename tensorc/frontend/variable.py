@@ -18,6 +18,8 @@ import numpy as np
 
 DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "bool")
 _DTYPE_NAMES = frozenset(DTYPES)
+_NAME_OF_DTYPE = {np.dtype(name): name for name in DTYPES}
+"""numpy dtype -> its name (np.dtype.name is slow; eager code asks often)."""
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -64,14 +66,14 @@ def user_location() -> SourceLoc:
 
 def normalize_dtype(dtype: object) -> str:
     """'float64', np.float64, np.dtype('f8'), 'floatX' -> a tensorc dtype name."""
-    if isinstance(dtype, str) and dtype in _DTYPE_NAMES:  # the common case, fast
+    if isinstance(dtype, str) and dtype in _DTYPE_NAMES:  # the common cases, fast
         return dtype
+    if isinstance(dtype, np.dtype) and dtype in _NAME_OF_DTYPE:
+        return _NAME_OF_DTYPE[dtype]
     if dtype == "floatX":
         from tensorc.config import config
 
         return config.floatX
-    if isinstance(dtype, np.dtype) and dtype.name in _DTYPE_NAMES:
-        return dtype.name
     from tensorc.errors import DTypeError
 
     try:
