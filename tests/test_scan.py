@@ -368,3 +368,12 @@ def test_a_step_failing_late_leaves_shared_variables_untouched(mode: str) -> Non
     with pytest.raises(TensorcError, match=r"test_scan\.py:\d+\): index"):
         f(np.array([0, 1, 9]))  # the third step fails
     np.testing.assert_array_equal(w.get_value(), np.full(4, 2.0))
+
+
+def test_until_is_importable_and_refused_clearly() -> None:
+    from tensorc.scan_module import until
+
+    x = T.dvector("x")
+    with pytest.raises(ScanError, match=r"scan at .*test_scan\.py:\d+: `until`"):
+        tensorc.scan(lambda v, acc: (acc + v, until(acc > 10)), sequences=x,
+                     outputs_info=T.constant(0.0))

@@ -307,8 +307,10 @@ def _outputs(returned: Any, loc: SourceLoc
         returned[1], dict
     ):
         returned, updates = returned
-    if type(returned).__name__ == "until":
-        raise ScanError(f"scan at {loc}: `until` conditions are not supported")
+    parts = list(returned) if isinstance(returned, list | tuple) else [returned]
+    if any(type(part).__name__ == "until" for part in parts):
+        raise ScanError(f"scan at {loc}: `until` conditions are not supported (tensorc "
+                        "runs a fixed number of steps; give n_steps)")
     pairs = list(updates.items())
     for target, _ in pairs:
         if not (isinstance(target, Variable) and target.op == "shared"):
