@@ -9,6 +9,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from tensorc.frontend.variable import Variable
+from tensorc.tensor.unimplemented import unimplemented
 
 INFIX = {
     "add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%",
@@ -161,3 +162,6 @@ def _debug_label(var: Variable) -> str:
         return _composite_label(var)
     extra = _attrs_text(var)
     return f"{var.op}{{{extra}}}" if extra else var.op
+
+
+pydotprint = unimplemented("theano.printing.pydotprint")

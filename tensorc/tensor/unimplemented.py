@@ -27,6 +27,10 @@ UNIMPLEMENTED: dict[str, str] = {
     "T.nlinalg.eigh": "tc has no linear-algebra factorization op",
     "T.nlinalg.svd": "tc has no linear-algebra factorization op",
     "T.nlinalg.pinv": "tc has no linear-algebra factorization op",
+    "theano.printing.pydotprint": (
+        "it draws with pydot and graphviz, which tensorc does not depend on; "
+        "tensorc.printing.debugprint prints the graph as text"
+    ),
     "theano.gradient.grad_clip": (
         "its backward pass clips the cotangent, which is not linear in it: no "
         "composition of tc ops has that gradient (it needs its own VJP rule)"
