@@ -34,8 +34,7 @@ import numpy as np
 
 import tensorc.functions as F
 from tensorc import reporter
-from tensorc.define_by_run.evaluate import LeafNode
-from tensorc.define_by_run.variable import Variable, as_array
+from tensorc.define_by_run.variable import Variable
 from tensorc.initializers import NaN, as_initializer, generate_array
 
 __all__ = [
@@ -74,12 +73,8 @@ class Parameter(Variable):
         return self._data
 
     @data.setter
-    def data(self, value: Any) -> None:
-        array = as_array(value)
-        if array is not self._data:
-            # A new leaf: graphs recorded earlier keep the array they used.
-            self._node = LeafNode(array, self, self.name)
-        self._data = array
+    def data(self, value: Any) -> None:  # a parameter is always a leaf
+        self._set_leaf_data(value)
 
     array = data
 

@@ -104,13 +104,17 @@ class Variable:
                 "the data of a computed Variable cannot be replaced (it would no "
                 "longer match its recorded history); make a new Variable(data) instead"
             )
-        array = as_array(value)
-        if array is not self._data:
-            # A new leaf node: graphs recorded earlier keep the array they used.
-            self._node = LeafNode(array, self, self.name)
-        self._data = array
+        self._set_leaf_data(value)
 
     array = data
+
+    def _set_leaf_data(self, value: Any) -> None:
+        """Hold `value` as this leaf's data; a new array gets a new leaf node, so
+        graphs recorded earlier keep the array they used."""
+        array = as_array(value)
+        if array is not self._data:
+            self._node = LeafNode(array, self, self.name)
+        self._data = array
 
     @property
     def grad(self) -> np.ndarray | None:
