@@ -404,13 +404,15 @@ class FunctionLowering:
         return dims
 
     def target_dims(
-        self, op: Operation, operands: Sequence[SSAValue]
+        self, op: Operation, operands: Sequence[SSAValue], first: int = 0
     ) -> list[SSAValue]:
-        """Dims of op's result type: static ones as constants, dynamic ones read from
-        the 0-d `dims` operands in order (checked to be non-negative)."""
+        """Dims of op's result type from axis `first` on: static ones as constants,
+        dynamic ones read from the 0-d `dims` operands in order (checked to be
+        non-negative)."""
         given = iter(operands)
         dims = []
-        for axis, d in enumerate(tensor_type_of(result_of(op)).get_shape()):
+        shape = tensor_type_of(result_of(op)).get_shape()
+        for axis, d in enumerate(shape[first:], start=first):
             if d != DYNAMIC_INDEX:
                 dims.append(self.index(d))
                 continue

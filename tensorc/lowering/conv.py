@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, scf
-from xdsl.dialects.builtin import DYNAMIC_INDEX
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
@@ -33,7 +32,6 @@ from tensorc.lowering.buffers import (
     FunctionLowering,
     Splat,
     message,
-    non_negative,
     static_index,
     store,
     tensor_type_of,
@@ -164,19 +162,7 @@ def _image_dims(
 ) -> list[SSAValue]:
     """(N, C, H, W) of col2im's result: N and C from the patches, H and W static
     in the result type or read from the `dims` operands (checked >= 0)."""
-    given = iter(op.dims)
-    sizes = []
-    for axis, d in enumerate(tensor_type_of(op.result).get_shape()[2:]):
-        if d != DYNAMIC_INDEX:
-            sizes.append(fl.index(d))
-            continue
-        value = fl.index_of(next(given))
-        if not non_negative(value):
-            is_size = cmpi(fl.builder, "sge", value, fl.index(0))
-            fl.check(
-                is_size, op, f"requested size of result dim {2 + axis} is negative"
-            )
-        sizes.append(value)
+    sizes = fl.target_dims(op, op.dims, first=2)
     return fl.result_dims(op, [patch_dims[0], patch_dims[3], *sizes])
 
 
